@@ -1,0 +1,75 @@
+//! Wiring: `App::build(config)` connects everything once; `run` serves calls until
+//! shutdown. Tests build the app through this same path.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use crate::ari::{AriClient, AriError, websocket};
+use crate::call::Router;
+use crate::config::Config;
+use crate::flows::{self, Flows};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Ari(#[from] AriError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct App {
+    config: Arc<Config>,
+    client: AriClient,
+    store: Store,
+}
+
+impl App {
+    /// Connects to Redis (a wrong URL or a stopped server fails here, clearly) and
+    /// prepares the ARI client. Asterisk may come later: the websocket retries.
+    pub async fn build(config: Config) -> Result<App, AppError> {
+        let client = AriClient::new(&config.ari)?;
+        let store = Store::connect(&config.redis).await?;
+        store.ping().await?;
+        Ok(App {
+            config: Arc::new(config),
+            client,
+            store,
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Serves calls until `shutdown` completes.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        match self.client.ping().await {
+            Ok(_) => {
+                info!(url = %self.config.ari.url, app = %self.config.ari.app, "Asterisk ARI reachable")
+            }
+            Err(e) => warn!(url = %self.config.ari.url, error = %e,
+                "Asterisk ARI not reachable yet (is Asterisk running, with http.conf enabled and ari.conf user `{}`?); retrying",
+                self.config.ari.username),
+        }
+        let (items_tx, items_rx) = mpsc::unbounded_channel();
+        let socket = tokio::spawn(websocket::run(self.config.ari.clone(), items_tx));
+        let handler = Arc::new(Flows {
+            config: self.config.clone(),
+            store: self.store.clone(),
+        });
+        let router = Router::new(
+            self.client.clone(),
+            self.config.ari.app.clone(),
+            self.config.call.clone(),
+            handler,
+            flows::apology(),
+        );
+        router.run(items_rx, shutdown).await;
+        socket.abort();
+        info!("voiceportal stopped");
+    }
+}

@@ -1,0 +1,273 @@
+//! Events from the ARI websocket.
+//!
+//! Parsing peeks at `type` first: a type we model is parsed strictly (a malformed
+//! one is an error the reader logs and skips), any other type becomes
+//! `Event::Unknown` so a newer Asterisk never breaks the connection.
+
+use serde::Deserialize;
+
+use super::models::{AriTime, Channel, LiveRecording, Playback, channel_of_target};
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type")]
+pub enum Event {
+    StasisStart {
+        timestamp: AriTime,
+        #[serde(default)]
+        args: Vec<String>,
+        channel: Channel,
+    },
+    StasisEnd {
+        timestamp: AriTime,
+        channel: Channel,
+    },
+    ChannelStateChange {
+        timestamp: AriTime,
+        channel: Channel,
+    },
+    ChannelDtmfReceived {
+        timestamp: AriTime,
+        digit: String,
+        #[serde(default)]
+        duration_ms: u32,
+        channel: Channel,
+    },
+    ChannelHangupRequest {
+        timestamp: AriTime,
+        #[serde(default)]
+        cause: Option<i32>,
+        #[serde(default)]
+        soft: Option<bool>,
+        channel: Channel,
+    },
+    ChannelDestroyed {
+        timestamp: AriTime,
+        #[serde(default)]
+        cause: i32,
+        #[serde(default)]
+        cause_txt: String,
+        channel: Channel,
+    },
+    ChannelVarset {
+        timestamp: AriTime,
+        variable: String,
+        #[serde(default)]
+        value: String,
+        /// Global variables come without a channel.
+        #[serde(default)]
+        channel: Option<Channel>,
+    },
+    ChannelCreated {
+        timestamp: AriTime,
+        channel: Channel,
+    },
+    ChannelDialplan {
+        timestamp: AriTime,
+        #[serde(default)]
+        dialplan_app: String,
+        #[serde(default)]
+        dialplan_app_data: String,
+        channel: Channel,
+    },
+    ChannelCallerId {
+        timestamp: AriTime,
+        channel: Channel,
+    },
+    ChannelConnectedLine {
+        timestamp: AriTime,
+        channel: Channel,
+    },
+    PlaybackStarted {
+        timestamp: AriTime,
+        playback: Playback,
+    },
+    PlaybackContinuing {
+        timestamp: AriTime,
+        playback: Playback,
+    },
+    PlaybackFinished {
+        timestamp: AriTime,
+        playback: Playback,
+    },
+    RecordingStarted {
+        timestamp: AriTime,
+        recording: LiveRecording,
+    },
+    RecordingFinished {
+        timestamp: AriTime,
+        recording: LiveRecording,
+    },
+    RecordingFailed {
+        timestamp: AriTime,
+        recording: LiveRecording,
+    },
+    /// Another websocket took the application over; this one will hear nothing more.
+    ApplicationReplaced {
+        timestamp: AriTime,
+        #[serde(default)]
+        application: String,
+    },
+    /// Any type this module does not model (`DeviceStateChanged`, `Dial`, ...).
+    #[serde(skip)]
+    Unknown { kind: String },
+}
+
+/// Every `type` value parsed into a named variant.
+const KNOWN: &[&str] = &[
+    "StasisStart",
+    "StasisEnd",
+    "ChannelStateChange",
+    "ChannelDtmfReceived",
+    "ChannelHangupRequest",
+    "ChannelDestroyed",
+    "ChannelVarset",
+    "ChannelCreated",
+    "ChannelDialplan",
+    "ChannelCallerId",
+    "ChannelConnectedLine",
+    "PlaybackStarted",
+    "PlaybackContinuing",
+    "PlaybackFinished",
+    "RecordingStarted",
+    "RecordingFinished",
+    "RecordingFailed",
+    "ApplicationReplaced",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    #[error("event is not a JSON object with a string `type`: {0}")]
+    NotAnEvent(String),
+    #[error("malformed {kind} event: {reason}")]
+    Malformed { kind: String, reason: String },
+}
+
+impl Event {
+    /// Parses one websocket text frame.
+    pub fn parse(text: &str) -> Result<Event, EventError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| EventError::NotAnEvent(e.to_string()))?;
+        let kind = value
+            .get("type")
+            .and_then(|t| t.as_str())
+            .ok_or_else(|| EventError::NotAnEvent("no `type` field".into()))?
+            .to_owned();
+        if !KNOWN.contains(&kind.as_str()) {
+            return Ok(Event::Unknown { kind });
+        }
+        serde_json::from_value(value).map_err(|e| EventError::Malformed {
+            kind,
+            reason: e.to_string(),
+        })
+    }
+
+    /// The event's `type`, for logs.
+    pub fn kind(&self) -> &str {
+        match self {
+            Event::StasisStart { .. } => "StasisStart",
+            Event::StasisEnd { .. } => "StasisEnd",
+            Event::ChannelStateChange { .. } => "ChannelStateChange",
+            Event::ChannelDtmfReceived { .. } => "ChannelDtmfReceived",
+            Event::ChannelHangupRequest { .. } => "ChannelHangupRequest",
+            Event::ChannelDestroyed { .. } => "ChannelDestroyed",
+            Event::ChannelVarset { .. } => "ChannelVarset",
+            Event::ChannelCreated { .. } => "ChannelCreated",
+            Event::ChannelDialplan { .. } => "ChannelDialplan",
+            Event::ChannelCallerId { .. } => "ChannelCallerId",
+            Event::ChannelConnectedLine { .. } => "ChannelConnectedLine",
+            Event::PlaybackStarted { .. } => "PlaybackStarted",
+            Event::PlaybackContinuing { .. } => "PlaybackContinuing",
+            Event::PlaybackFinished { .. } => "PlaybackFinished",
+            Event::RecordingStarted { .. } => "RecordingStarted",
+            Event::RecordingFinished { .. } => "RecordingFinished",
+            Event::RecordingFailed { .. } => "RecordingFailed",
+            Event::ApplicationReplaced { .. } => "ApplicationReplaced",
+            Event::Unknown { kind } => kind,
+        }
+    }
+
+    /// The channel this event concerns: its own channel, or the channel a playback
+    /// or recording targets. `None` for application-level events.
+    pub fn channel_id(&self) -> Option<&str> {
+        match self {
+            Event::StasisStart { channel, .. }
+            | Event::StasisEnd { channel, .. }
+            | Event::ChannelStateChange { channel, .. }
+            | Event::ChannelDtmfReceived { channel, .. }
+            | Event::ChannelHangupRequest { channel, .. }
+            | Event::ChannelDestroyed { channel, .. }
+            | Event::ChannelCreated { channel, .. }
+            | Event::ChannelDialplan { channel, .. }
+            | Event::ChannelCallerId { channel, .. }
+            | Event::ChannelConnectedLine { channel, .. } => Some(&channel.id),
+            Event::ChannelVarset { channel, .. } => channel.as_ref().map(|c| c.id.as_str()),
+            Event::PlaybackStarted { playback, .. }
+            | Event::PlaybackContinuing { playback, .. }
+            | Event::PlaybackFinished { playback, .. } => channel_of_target(&playback.target_uri),
+            Event::RecordingStarted { recording, .. }
+            | Event::RecordingFinished { recording, .. }
+            | Event::RecordingFailed { recording, .. } => channel_of_target(&recording.target_uri),
+            Event::ApplicationReplaced { .. } | Event::Unknown { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every event of the real traces and of the sample parses, and its channel is found.
+    #[test]
+    fn every_event_of_the_real_traces_parses() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/ari-sim/tests/traces");
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            panic!("trace fixtures missing at {dir}");
+        };
+        let mut parsed = 0;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("jsonl") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for line in text.lines() {
+                let record: serde_json::Value = serde_json::from_str(line).unwrap();
+                if record["dir"] != "event" {
+                    continue;
+                }
+                let raw = record["event"].to_string();
+                let event =
+                    Event::parse(&raw).unwrap_or_else(|e| panic!("{}: {e}\n{raw}", path.display()));
+                assert!(!matches!(event, Event::Unknown { .. }), "{raw}");
+                if !matches!(event, Event::ApplicationReplaced { .. }) {
+                    assert!(event.channel_id().is_some(), "{raw}");
+                }
+                parsed += 1;
+            }
+        }
+        assert!(parsed > 300, "only {parsed} events parsed");
+    }
+
+    #[test]
+    fn unknown_types_are_kept_and_bad_ones_are_errors() {
+        let e = Event::parse(r#"{"type":"DeviceStateChanged","device_state":{}}"#).unwrap();
+        assert_eq!(
+            e,
+            Event::Unknown {
+                kind: "DeviceStateChanged".into()
+            }
+        );
+        assert!(Event::parse("not json").is_err());
+        assert!(Event::parse(r#"{"no":"type"}"#).is_err());
+        let err = Event::parse(r#"{"type":"StasisStart","timestamp":"bad"}"#).unwrap_err();
+        assert!(err.to_string().contains("StasisStart"), "{err}");
+    }
+
+    #[test]
+    fn playback_events_name_their_channel() {
+        let raw = r#"{"type":"PlaybackFinished","timestamp":"2026-11-23T18:50:21.774+0000",
+            "playback":{"id":"p1","media_uri":"sound:vm-login","target_uri":"channel:1.53","state":"done"}}"#;
+        let e = Event::parse(raw).unwrap();
+        assert_eq!(e.channel_id(), Some("1.53"));
+    }
+}

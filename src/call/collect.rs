@@ -1,0 +1,151 @@
+//! What a digit entry is, and when it is complete. Pure, so the rules are tested
+//! without a call.
+
+use std::time::Duration;
+
+/// How to collect digits after (or during) a prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collect {
+    /// The entry ends as soon as this many digits are typed.
+    pub max_digits: usize,
+    /// A key that ends the entry without being part of it (`#` for PINs and numbers).
+    pub terminator: Option<char>,
+    /// Overrides `call.first_digit_timeout`.
+    pub first_digit_timeout: Option<Duration>,
+    /// Overrides `call.inter_digit_timeout`.
+    pub inter_digit_timeout: Option<Duration>,
+}
+
+impl Collect {
+    /// A number or PIN: up to `max_digits`, ended early by `#`.
+    pub fn digits(max_digits: usize) -> Collect {
+        Collect {
+            max_digits,
+            terminator: Some('#'),
+            first_digit_timeout: None,
+            inter_digit_timeout: None,
+        }
+    }
+
+    /// One menu key; `#` and `*` are keys like the others.
+    pub fn one_key() -> Collect {
+        Collect {
+            max_digits: 1,
+            terminator: None,
+            first_digit_timeout: None,
+            inter_digit_timeout: None,
+        }
+    }
+}
+
+/// Why a digit entry ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CollectEnd {
+    /// The terminator was pressed.
+    Terminator,
+    /// `max_digits` were typed.
+    MaxDigits,
+    /// The caller stopped typing (or never started).
+    Timeout,
+}
+
+/// What the caller typed: one attempt, never a sliding window over earlier input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Digits {
+    pub digits: String,
+    pub end: CollectEnd,
+}
+
+impl Digits {
+    /// Nothing typed before the timeout: the flow reprompts.
+    pub fn is_silence(&self) -> bool {
+        self.digits.is_empty() && self.end == CollectEnd::Timeout
+    }
+}
+
+/// Accumulates one entry, digit by digit.
+#[derive(Debug)]
+pub(crate) struct Entry<'a> {
+    spec: &'a Collect,
+    pub(crate) digits: String,
+}
+
+impl<'a> Entry<'a> {
+    pub(crate) fn new(spec: &'a Collect) -> Entry<'a> {
+        Entry {
+            spec,
+            digits: String::new(),
+        }
+    }
+
+    /// Adds one DTMF key; returns how the entry ended if this key ended it.
+    /// Anything that is not a DTMF key (a malformed event) is ignored.
+    pub(crate) fn push(&mut self, key: &str) -> Option<CollectEnd> {
+        let mut chars = key.chars();
+        let (Some(c), None) = (chars.next(), chars.next()) else {
+            return None;
+        };
+        if !is_dtmf_key(c) {
+            return None;
+        }
+        if Some(c) == self.spec.terminator {
+            return Some(CollectEnd::Terminator);
+        }
+        self.digits.push(c);
+        (self.digits.len() >= self.spec.max_digits).then_some(CollectEnd::MaxDigits)
+    }
+
+    pub(crate) fn finish(self, end: CollectEnd) -> Digits {
+        Digits {
+            digits: self.digits,
+            end,
+        }
+    }
+}
+
+/// The sixteen RFC 4733 keys.
+fn is_dtmf_key(c: char) -> bool {
+    c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminator_ends_without_being_kept() {
+        let spec = Collect::digits(12);
+        let mut entry = Entry::new(&spec);
+        for key in ["1", "2", "3"] {
+            assert_eq!(entry.push(key), None);
+        }
+        assert_eq!(entry.push("#"), Some(CollectEnd::Terminator));
+        assert_eq!(entry.digits, "123");
+    }
+
+    #[test]
+    fn max_digits_ends_the_entry() {
+        let spec = Collect::digits(4);
+        let mut entry = Entry::new(&spec);
+        let ends: Vec<_> = ["1", "2", "3", "4"].iter().map(|k| entry.push(k)).collect();
+        assert_eq!(ends, [None, None, None, Some(CollectEnd::MaxDigits)]);
+    }
+
+    #[test]
+    fn one_key_keeps_hash_and_star() {
+        let spec = Collect::one_key();
+        let mut entry = Entry::new(&spec);
+        assert_eq!(entry.push("#"), Some(CollectEnd::MaxDigits));
+        assert_eq!(entry.finish(CollectEnd::MaxDigits).digits, "#");
+    }
+
+    #[test]
+    fn odd_keys_are_ignored() {
+        let spec = Collect::digits(4);
+        let mut entry = Entry::new(&spec);
+        assert_eq!(entry.push(""), None);
+        assert_eq!(entry.push("12"), None);
+        assert_eq!(entry.push("x"), None);
+        assert_eq!(entry.digits, "");
+    }
+}

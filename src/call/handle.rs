@@ -1,0 +1,484 @@
+//! `Call`: what a flow holds to talk to one caller.
+//!
+//! Each primitive sends one ARI command under an id we chose, then waits for its own
+//! events. Every wait ends on the final event, on hang-up, or on a timeout, because a
+//! real Asterisk does not always send the final event (a missing `recording:` never
+//! finishes). A hang-up surfaces as `CallError::Gone`, so `?` ends a flow.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use super::collect::{Collect, CollectEnd, Digits, Entry};
+use super::{CallError, CallInput, Media};
+use crate::ari::models::{Channel, LiveRecording};
+use crate::ari::{AriClient, Event, RecordParams};
+use crate::config::CallConfig;
+
+/// How to record.
+#[derive(Debug, Clone)]
+pub struct RecordSpec {
+    /// The stored recording's name; may contain `/`.
+    pub name: String,
+    pub max_duration: Duration,
+    /// Silence that ends the recording; zero disables silence detection.
+    pub max_silence: Duration,
+    pub beep: bool,
+    /// `#` ends a message; `none` lets the caller press keys while recording.
+    pub terminate_on: &'static str,
+}
+
+/// The result of a recording: Asterisk's duration, and whether the caller hung up
+/// (the file is kept either way).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub name: String,
+    /// Whole seconds as Asterisk reports them (truncated, before silence trimming).
+    pub duration_secs: u32,
+    /// Seconds of talking, when Asterisk reports it.
+    pub talking_secs: Option<u32>,
+    pub hung_up: bool,
+    /// The terminator key ended it.
+    pub by_key: bool,
+}
+
+/// Where `continue_in_dialplan` sends the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialplanTarget {
+    pub context: String,
+    pub extension: String,
+    pub priority: i64,
+}
+
+enum Received {
+    Event(Box<Event>),
+    Timeout,
+}
+
+pub struct Call {
+    channel: Channel,
+    args: Vec<String>,
+    client: AriClient,
+    inbox: mpsc::UnboundedReceiver<CallInput>,
+    timing: CallConfig,
+    /// Prefix of our playback ids; unique per Stasis session of this process.
+    id_prefix: String,
+    next_id: u64,
+    language: Option<String>,
+    /// The caller hung up or the call left our application: nothing more to send.
+    gone: bool,
+}
+
+impl Call {
+    pub(crate) fn new(
+        channel: Channel,
+        args: Vec<String>,
+        client: AriClient,
+        inbox: mpsc::UnboundedReceiver<CallInput>,
+        timing: CallConfig,
+        session: u64,
+    ) -> Call {
+        Call {
+            channel,
+            args,
+            client,
+            inbox,
+            timing,
+            id_prefix: format!("vp-{}-{session}", std::process::id()),
+            next_id: 0,
+            language: None,
+            gone: false,
+        }
+    }
+
+    pub fn channel_id(&self) -> &str {
+        &self.channel.id
+    }
+
+    /// The caller ID number Asterisk presented.
+    pub fn caller_number(&self) -> &str {
+        &self.channel.caller.number
+    }
+
+    pub fn caller_name(&self) -> &str {
+        &self.channel.caller.name
+    }
+
+    /// The Stasis arguments after the application name.
+    pub fn args(&self) -> &[String] {
+        &self.args
+    }
+
+    /// The dialplan context the call came from (trust decisions depend on it).
+    pub fn context(&self) -> &str {
+        &self.channel.dialplan.context
+    }
+
+    pub fn extension(&self) -> &str {
+        &self.channel.dialplan.exten
+    }
+
+    /// The language prompts are played in: the flow's choice, else the channel's.
+    pub fn language(&self) -> &str {
+        self.language
+            .as_deref()
+            .unwrap_or(if self.channel.language.is_empty() {
+                "en"
+            } else {
+                &self.channel.language
+            })
+    }
+
+    pub fn set_language(&mut self, language: &str) {
+        self.language = Some(language.to_owned());
+    }
+
+    pub fn is_gone(&self) -> bool {
+        self.gone
+    }
+
+    pub fn timing(&self) -> &CallConfig {
+        &self.timing
+    }
+
+    fn next_id(&mut self) -> String {
+        self.next_id += 1;
+        format!("{}-{}", self.id_prefix, self.next_id)
+    }
+
+    fn check_alive(&self) -> Result<(), CallError> {
+        if self.gone {
+            Err(CallError::Gone)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Maps a failed command: "call gone" ends the flow, anything else is reported.
+    fn fail(&mut self, error: crate::ari::AriError) -> CallError {
+        if error.is_call_gone() {
+            self.gone = true;
+            CallError::Gone
+        } else {
+            CallError::Ari(error)
+        }
+    }
+
+    /// Waits for the next event of this call until `deadline`.
+    async fn receive(&mut self, deadline: Instant) -> Result<Received, CallError> {
+        match tokio::time::timeout_at(deadline, self.inbox.recv()).await {
+            Err(_) => Ok(Received::Timeout),
+            Ok(None) | Ok(Some(CallInput::Lost)) => {
+                self.gone = true;
+                Err(CallError::Gone)
+            }
+            Ok(Some(CallInput::Event(event))) => Ok(Received::Event(event)),
+        }
+    }
+
+    /// True for the events after which the caller can no longer hear us.
+    fn ends_call(event: &Event) -> bool {
+        matches!(
+            event,
+            Event::ChannelHangupRequest { .. }
+                | Event::StasisEnd { .. }
+                | Event::ChannelDestroyed { .. }
+        )
+    }
+
+    pub async fn answer(&mut self) -> Result<(), CallError> {
+        self.check_alive()?;
+        let id = self.channel.id.clone();
+        self.client.answer(&id).await.map_err(|e| self.fail(e))
+    }
+
+    /// Plays a playlist to its end. Keys pressed meanwhile are ignored: use
+    /// `play_and_collect` where the caller may barge in.
+    pub async fn play(&mut self, media: &[Media]) -> Result<(), CallError> {
+        self.check_alive()?;
+        if media.is_empty() {
+            return Ok(());
+        }
+        let id = self.start_playback(media).await?;
+        let mut deadline = Instant::now() + self.timing.prompt_timeout;
+        loop {
+            match self.receive(deadline).await? {
+                Received::Timeout => {
+                    warn!(playback = %id, "no end of playback reported; stopping it");
+                    self.stop_playback(&id).await;
+                    return Ok(());
+                }
+                Received::Event(event) => match *event {
+                    Event::PlaybackFinished { playback, .. } if playback.id == id => {
+                        return Ok(());
+                    }
+                    Event::PlaybackStarted { playback, .. }
+                    | Event::PlaybackContinuing { playback, .. }
+                        if playback.id == id =>
+                    {
+                        deadline = Instant::now() + self.timing.prompt_timeout;
+                    }
+                    event if Self::ends_call(&event) => {
+                        self.gone = true;
+                        return Err(CallError::Gone);
+                    }
+                    _ => {}
+                },
+            }
+        }
+    }
+
+    /// Plays a prompt and collects digits. The first key stops the prompt; keys
+    /// pressed during the prompt count. The first-digit timer starts when the prompt
+    /// ends, the inter-digit timer after each key, and the whole entry is bounded by
+    /// `call.collect_timeout`.
+    pub async fn play_and_collect(
+        &mut self,
+        media: &[Media],
+        spec: &Collect,
+    ) -> Result<Digits, CallError> {
+        self.check_alive()?;
+        let first_digit = spec
+            .first_digit_timeout
+            .unwrap_or(self.timing.first_digit_timeout);
+        let inter_digit = spec
+            .inter_digit_timeout
+            .unwrap_or(self.timing.inter_digit_timeout);
+        let give_up = Instant::now() + self.timing.collect_timeout;
+        let mut entry = Entry::new(spec);
+        let mut prompt = if media.is_empty() {
+            None
+        } else {
+            Some(self.start_playback(media).await?)
+        };
+        let mut deadline = Instant::now()
+            + if prompt.is_some() {
+                self.timing.prompt_timeout
+            } else {
+                first_digit
+            };
+        loop {
+            match self.receive(deadline.min(give_up)).await? {
+                Received::Timeout => {
+                    if let Some(id) = prompt.take() {
+                        self.stop_playback(&id).await;
+                        if Instant::now() < give_up {
+                            debug!(playback = %id, "prompt end not reported; collecting anyway");
+                            deadline = Instant::now() + first_digit;
+                            continue;
+                        }
+                    }
+                    return Ok(entry.finish(CollectEnd::Timeout));
+                }
+                Received::Event(event) => match *event {
+                    Event::ChannelDtmfReceived { digit, .. } => {
+                        if let Some(id) = prompt.take() {
+                            self.stop_playback(&id).await;
+                        }
+                        if let Some(end) = entry.push(&digit) {
+                            return Ok(entry.finish(end));
+                        }
+                        deadline = Instant::now() + inter_digit;
+                    }
+                    Event::PlaybackFinished { playback, .. }
+                        if prompt.as_deref() == Some(playback.id.as_str()) =>
+                    {
+                        prompt = None;
+                        deadline = Instant::now()
+                            + if entry.digits.is_empty() {
+                                first_digit
+                            } else {
+                                inter_digit
+                            };
+                    }
+                    Event::PlaybackStarted { playback, .. }
+                    | Event::PlaybackContinuing { playback, .. }
+                        if prompt.as_deref() == Some(playback.id.as_str()) =>
+                    {
+                        deadline = Instant::now() + self.timing.prompt_timeout;
+                    }
+                    event if Self::ends_call(&event) => {
+                        self.gone = true;
+                        return Err(CallError::Gone);
+                    }
+                    _ => {}
+                },
+            }
+        }
+    }
+
+    /// Records after an optional beep. A hang-up during the recording is not an
+    /// error: the file is kept and its duration reported with `hung_up` set; the
+    /// next primitive then returns `Gone`.
+    pub async fn record(&mut self, spec: &RecordSpec) -> Result<Recorded, CallError> {
+        self.check_alive()?;
+        let channel = self.channel.id.clone();
+        let params = RecordParams {
+            name: &spec.name,
+            format: "wav",
+            max_duration_secs: whole_secs(spec.max_duration),
+            max_silence_secs: whole_secs(spec.max_silence),
+            if_exists: "overwrite",
+            beep: spec.beep,
+            terminate_on: spec.terminate_on,
+        };
+        self.client
+            .record(&channel, &params)
+            .await
+            .map_err(|e| self.fail(e))?;
+        let started = Instant::now();
+        // The beep plays before the recording; allow for it and for the final event.
+        let mut deadline =
+            started + spec.max_duration + Duration::from_secs(1) + self.timing.record_grace;
+        let mut hung_up = false;
+        let mut last_key: Option<String> = None;
+        let mut stop_sent = false;
+        loop {
+            let received = match self.receive(deadline).await {
+                Ok(received) => received,
+                Err(CallError::Gone) if hung_up => {
+                    return Ok(self.estimated(spec, started, hung_up));
+                }
+                Err(e) => return Err(e),
+            };
+            match received {
+                Received::Timeout if hung_up || stop_sent => {
+                    warn!(recording = %spec.name, "no end of recording reported");
+                    self.gone |= hung_up;
+                    return Ok(self.estimated(spec, started, hung_up));
+                }
+                Received::Timeout => {
+                    warn!(recording = %spec.name, "recording overran its maximum; stopping it");
+                    if let Err(e) = self.client.stop_recording(&spec.name).await {
+                        debug!(error = %e, "stopping an overrunning recording");
+                    }
+                    stop_sent = true;
+                    deadline = Instant::now() + self.timing.hangup_grace;
+                }
+                Received::Event(event) => match *event {
+                    Event::RecordingFinished { recording, .. } if recording.name == spec.name => {
+                        self.gone |= hung_up;
+                        let by_key = !hung_up
+                            && spec.terminate_on != "none"
+                            && last_key.as_deref().is_some_and(|k| {
+                                spec.terminate_on == "any" || k == spec.terminate_on
+                            });
+                        return Ok(recorded(recording, hung_up, by_key));
+                    }
+                    Event::RecordingFailed { recording, .. } if recording.name == spec.name => {
+                        self.gone |= hung_up;
+                        return Err(CallError::Media(format!(
+                            "recording {} failed: {}",
+                            spec.name,
+                            recording.cause.unwrap_or_default()
+                        )));
+                    }
+                    Event::ChannelDtmfReceived { digit, .. } => last_key = Some(digit),
+                    Event::ChannelHangupRequest { .. } => {
+                        // Asterisk still sends RecordingFinished, just before StasisEnd.
+                        hung_up = true;
+                        deadline = deadline.min(Instant::now() + self.timing.hangup_grace);
+                    }
+                    Event::StasisEnd { .. } | Event::ChannelDestroyed { .. } => {
+                        self.gone = true;
+                        return Ok(self.estimated(spec, started, true));
+                    }
+                    _ => {}
+                },
+            }
+        }
+    }
+
+    /// A recording whose final event never came: our own clock's estimate.
+    fn estimated(&self, spec: &RecordSpec, started: Instant, hung_up: bool) -> Recorded {
+        Recorded {
+            name: spec.name.clone(),
+            duration_secs: whole_secs(started.elapsed().min(spec.max_duration)),
+            talking_secs: None,
+            hung_up,
+            by_key: false,
+        }
+    }
+
+    /// Hangs up (a no-op if the caller already did).
+    pub async fn hangup(&mut self) -> Result<(), CallError> {
+        if self.gone {
+            return Ok(());
+        }
+        self.gone = true;
+        let channel = self.channel.id.clone();
+        match self.client.hangup(&channel, "normal").await {
+            Err(e) if !e.is_call_gone() => Err(CallError::Ari(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Sets a channel variable the dialplan reads after the call leaves Stasis.
+    pub async fn set_variable(&mut self, name: &str, value: &str) -> Result<(), CallError> {
+        self.check_alive()?;
+        let channel = self.channel.id.clone();
+        self.client
+            .set_variable(&channel, name, value)
+            .await
+            .map_err(|e| self.fail(e))
+    }
+
+    /// Leaves our application and continues in the dialplan (the next priority when
+    /// `target` is `None`). The call is no longer ours afterwards.
+    pub async fn continue_in_dialplan(
+        &mut self,
+        target: Option<&DialplanTarget>,
+    ) -> Result<(), CallError> {
+        self.check_alive()?;
+        let channel = self.channel.id.clone();
+        let target = target.map(|t| (t.context.as_str(), t.extension.as_str(), t.priority));
+        let result = self.client.continue_in_dialplan(&channel, target).await;
+        self.gone = true;
+        match result {
+            Err(e) if !e.is_call_gone() => Err(CallError::Ari(e)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn start_playback(&mut self, media: &[Media]) -> Result<String, CallError> {
+        let id = self.next_id();
+        let uris: Vec<String> = media.iter().map(Media::uri).collect();
+        let channel = self.channel.id.clone();
+        let lang = self.language().to_owned();
+        self.client
+            .play(&channel, &id, &uris, Some(&lang))
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(id)
+    }
+
+    /// Stops a playback; it may have ended already, which is fine.
+    async fn stop_playback(&mut self, id: &str) {
+        if let Err(e) = self.client.stop_playback(id).await
+            && !e.is_not_found()
+        {
+            debug!(playback = %id, error = %e, "stopping a playback");
+        }
+    }
+}
+
+fn recorded(recording: LiveRecording, hung_up: bool, by_key: bool) -> Recorded {
+    Recorded {
+        name: recording.name,
+        duration_secs: recording.duration.unwrap_or(0),
+        talking_secs: recording.talking_duration,
+        hung_up,
+        by_key,
+    }
+}
+
+/// ARI takes whole seconds; a non-zero duration never rounds down to "unlimited".
+fn whole_secs(duration: Duration) -> u32 {
+    if duration.is_zero() {
+        0
+    } else {
+        u32::try_from(duration.as_secs().max(1)).unwrap_or(u32::MAX)
+    }
+}

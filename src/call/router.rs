@@ -1,0 +1,258 @@
+//! Routes websocket events to one task per channel.
+//!
+//! Data flows one way: event -> router -> call task. The router alone owns the
+//! table of live calls; it adds a call on StasisStart and forgets it on StasisEnd.
+//! After every (re)connection it reconciles that table with what Asterisk says our
+//! application holds, because events sent while the socket was down are lost for
+//! good: an unowned channel hears an apology and is hung up, never left in silence,
+//! and a task whose channel is gone is told so.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{Instrument, debug, error, info, info_span, warn};
+
+use super::{Call, CallInput, Media};
+use crate::ari::models::Channel;
+use crate::ari::websocket::StreamItem;
+use crate::ari::{AriClient, Event};
+use crate::config::CallConfig;
+
+/// What to do with a call: the flows implement this.
+pub trait CallHandler: Send + Sync + 'static {
+    fn handle<'a>(&'a self, call: &'a mut Call) -> impl Future<Output = ()> + Send + 'a;
+}
+
+/// How long after asking Asterisk for our channels we decide who is orphaned: a
+/// StasisStart already queued behind the answer must be seen first.
+const RECONCILE_SETTLE: Duration = Duration::from_millis(500);
+
+struct LiveCall {
+    inbox: mpsc::UnboundedSender<CallInput>,
+    since: Instant,
+}
+
+struct Reconciled {
+    asked_at: Instant,
+    channel_ids: Vec<String>,
+}
+
+pub struct Router<H: CallHandler> {
+    client: AriClient,
+    app: String,
+    timing: CallConfig,
+    handler: Arc<H>,
+    /// Played to a call nobody can serve (orphaned, or a flow that failed).
+    apology: Vec<Media>,
+    calls: HashMap<String, LiveCall>,
+    sessions: u64,
+}
+
+impl<H: CallHandler> Router<H> {
+    pub fn new(
+        client: AriClient,
+        app: String,
+        timing: CallConfig,
+        handler: Arc<H>,
+        apology: Vec<Media>,
+    ) -> Router<H> {
+        Router {
+            client,
+            app,
+            timing,
+            handler,
+            apology,
+            calls: HashMap::new(),
+            sessions: 0,
+        }
+    }
+
+    /// Runs until the websocket task stops or `shutdown` completes.
+    pub async fn run(
+        mut self,
+        mut items: mpsc::UnboundedReceiver<StreamItem>,
+        shutdown: impl Future<Output = ()>,
+    ) {
+        let (reconciled_tx, mut reconciled_rx) = mpsc::unbounded_channel();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                item = items.recv() => match item {
+                    None => break,
+                    Some(StreamItem::Connected { reconnect }) => {
+                        info!(reconnect, "reconciling calls with Asterisk");
+                        self.ask_channels(reconciled_tx.clone());
+                    }
+                    Some(StreamItem::Disconnected { .. }) => {}
+                    Some(StreamItem::Event(event)) => self.dispatch(*event),
+                },
+                Some(reconciled) = reconciled_rx.recv() => self.reconcile(reconciled),
+                () = &mut shutdown => break,
+            }
+        }
+        debug!(calls = self.calls.len(), "router stopped");
+    }
+
+    fn dispatch(&mut self, event: Event) {
+        let Some(channel_id) = event.channel_id().map(str::to_owned) else {
+            if let Event::ApplicationReplaced { application, .. } = &event {
+                error!(app = %application,
+                    "another client took over the ARI application; this instance receives no more calls");
+            }
+            return;
+        };
+        if let Event::StasisStart { channel, args, .. } = &event {
+            self.start_call(channel.clone(), args.clone());
+        }
+        let ends = matches!(
+            event,
+            Event::StasisEnd { .. } | Event::ChannelDestroyed { .. }
+        );
+        if let Some(live) = self.calls.get(&channel_id) {
+            // A send fails only when the task has ended; the event is then moot.
+            let _ = live.inbox.send(CallInput::Event(Box::new(event)));
+        }
+        if ends {
+            self.calls.remove(&channel_id);
+        }
+    }
+
+    fn start_call(&mut self, channel: Channel, args: Vec<String>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.sessions += 1;
+        let id = channel.id.clone();
+        let span = info_span!("call", channel = %id, entry = %args.join(","), mailbox = tracing::field::Empty);
+        let call = Call::new(
+            channel,
+            args,
+            self.client.clone(),
+            rx,
+            self.timing.clone(),
+            self.sessions,
+        );
+        self.calls.insert(
+            id.clone(),
+            LiveCall {
+                inbox: tx,
+                since: Instant::now(),
+            },
+        );
+        let handler = self.handler.clone();
+        let client = self.client.clone();
+        let apology = self.apology.clone();
+        tokio::spawn(
+            async move {
+                // The flow runs in its own task so that even a bug that panics
+                // leaves nobody in silence: the supervisor apologises and hangs up.
+                let flow = tokio::spawn(
+                    async move {
+                        let mut call = call;
+                        handler.handle(&mut call).await;
+                        if !call.is_gone() {
+                            warn!("flow ended without hanging up; hanging up");
+                            let _ = call.hangup().await;
+                        }
+                    }
+                    .in_current_span(),
+                );
+                if let Err(e) = flow.await {
+                    error!(error = %e, "call flow failed");
+                    apologise_blind(&client, &id, &apology).await;
+                }
+            }
+            .instrument(span),
+        );
+    }
+
+    /// Asks Asterisk which channels our application holds, off the router's loop.
+    fn ask_channels(&self, reply: mpsc::UnboundedSender<Reconciled>) {
+        let client = self.client.clone();
+        let app = self.app.clone();
+        tokio::spawn(async move {
+            let asked_at = Instant::now();
+            match client.application(&app).await {
+                Ok(application) => {
+                    tokio::time::sleep(RECONCILE_SETTLE).await;
+                    let _ = reply.send(Reconciled {
+                        asked_at,
+                        channel_ids: application.channel_ids,
+                    });
+                }
+                Err(e) => warn!(error = %e, "cannot list the application's channels"),
+            }
+        });
+    }
+
+    fn reconcile(&mut self, reconciled: Reconciled) {
+        let Reconciled {
+            asked_at,
+            channel_ids,
+        } = reconciled;
+        for id in &channel_ids {
+            if !self.calls.contains_key(id) {
+                warn!(channel = %id, "channel in our application with no call task; apologising");
+                self.start_orphan(id.clone());
+            }
+        }
+        let lost: Vec<String> = self
+            .calls
+            .iter()
+            .filter(|(id, live)| live.since < asked_at && !channel_ids.contains(id))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in lost {
+            info!(channel = %id, "call left while the websocket was down");
+            if let Some(live) = self.calls.remove(&id) {
+                let _ = live.inbox.send(CallInput::Lost);
+            }
+        }
+    }
+
+    /// Takes over a channel nobody serves: apology, then hang-up, through a normal
+    /// call task so its events are routed.
+    fn start_orphan(&mut self, id: String) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.sessions += 1;
+        let channel = Channel {
+            id: id.clone(),
+            ..Channel::default()
+        };
+        let mut call = Call::new(
+            channel,
+            Vec::new(),
+            self.client.clone(),
+            rx,
+            self.timing.clone(),
+            self.sessions,
+        );
+        self.calls.insert(
+            id.clone(),
+            LiveCall {
+                inbox: tx,
+                since: Instant::now(),
+            },
+        );
+        let apology = self.apology.clone();
+        tokio::spawn(
+            async move {
+                let _ = call.play(&apology).await;
+                let _ = call.hangup().await;
+            }
+            .instrument(info_span!("orphan", channel = %id)),
+        );
+    }
+}
+
+/// Last resort when the call task itself failed: play without waiting, hang up after.
+async fn apologise_blind(client: &AriClient, channel: &str, apology: &[Media]) {
+    let uris: Vec<String> = apology.iter().map(Media::uri).collect();
+    let id = format!("vp-{}-apology-{channel}", std::process::id());
+    if client.play(channel, &id, &uris, None).await.is_ok() {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    let _ = client.hangup(channel, "normal").await;
+}

@@ -1,0 +1,358 @@
+//! Layered configuration: built-in defaults, then a TOML file, then environment
+//! variables (`VOICEPORTAL__SECTION__KEY`, e.g. `VOICEPORTAL__ARI__URL`).
+//!
+//! The defaults work with a stock local Asterisk (ARI on 127.0.0.1:8088, app
+//! `voiceportal`) and a local Redis, so a newcomer can start with no file at all.
+//! Every value is validated once, here, with a message naming the key, so a broken
+//! file fails at start-up rather than in the middle of a call.
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize, Serializer};
+
+/// Environment variable naming the config file when `--config` is not given.
+pub const CONFIG_FILE_ENV: &str = "VOICEPORTAL_CONFIG";
+/// Prefix of the environment overrides; sections are separated by `__`.
+pub const ENV_PREFIX: &str = "VOICEPORTAL";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration: {0}")]
+    Load(String),
+    #[error("invalid configuration value `{key}`: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        reason: reason.into(),
+    }
+}
+
+/// A string that must never be printed: `Debug` and `Serialize` mask it.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The real value, for the one place that must send it (an HTTP header, a hash).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(if self.0.is_empty() { "" } else { "***" })
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub ari: AriConfig,
+    pub redis: RedisConfig,
+    pub call: CallConfig,
+    pub log: LogConfig,
+}
+
+/// Where Asterisk's REST interface is and how we identify ourselves to it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AriConfig {
+    /// Base URL of Asterisk's HTTP server, without `/ari`.
+    pub url: String,
+    pub username: String,
+    pub password: Secret,
+    /// The Stasis application name used in the dialplan: `Stasis(<app>,...)`.
+    pub app: String,
+    /// Longest time one REST request may take before it counts as a transport error.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// First delay before reconnecting the events websocket; doubles up to the maximum.
+    #[serde(with = "humantime_serde")]
+    pub reconnect_min: Duration,
+    #[serde(with = "humantime_serde")]
+    pub reconnect_max: Duration,
+    /// Websocket ping interval: a dead TCP connection is noticed within two of these.
+    #[serde(with = "humantime_serde")]
+    pub ping_interval: Duration,
+}
+
+impl Default for AriConfig {
+    fn default() -> Self {
+        AriConfig {
+            url: "http://127.0.0.1:8088".into(),
+            username: "voiceportal".into(),
+            password: Secret::default(),
+            app: "voiceportal".into(),
+            request_timeout: Duration::from_secs(10),
+            reconnect_min: Duration::from_millis(250),
+            reconnect_max: Duration::from_secs(10),
+            ping_interval: Duration::from_secs(20),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://[:password@]host:port/db` or `rediss://` for TLS.
+    #[serde(serialize_with = "serialize_masked_url")]
+    pub url: String,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisConfig {
+            url: "redis://127.0.0.1:6379/0".into(),
+        }
+    }
+}
+
+/// Timing of the call primitives. Tests shorten these; production keeps the defaults,
+/// which follow what app_voicemail users are used to.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallConfig {
+    /// Time to press the first digit once the prompt has finished.
+    #[serde(with = "humantime_serde")]
+    pub first_digit_timeout: Duration,
+    /// Time between two digits.
+    #[serde(with = "humantime_serde")]
+    pub inter_digit_timeout: Duration,
+    /// Longest a whole digit entry may take, prompt included.
+    #[serde(with = "humantime_serde")]
+    pub collect_timeout: Duration,
+    /// Longest one prompt may play without Asterisk reporting its end; a real Asterisk
+    /// does not always send the final event, and a caller must never wait in silence.
+    #[serde(with = "humantime_serde")]
+    pub prompt_timeout: Duration,
+    /// Extra time allowed after a recording's maximum length for its final event.
+    #[serde(with = "humantime_serde")]
+    pub record_grace: Duration,
+    /// How long to wait for the events that follow a hang-up (final media events,
+    /// StasisEnd) before the call task gives up on them.
+    #[serde(with = "humantime_serde")]
+    pub hangup_grace: Duration,
+    /// How many times a prompt is repeated when the caller presses nothing.
+    pub max_silent_prompts: u32,
+}
+
+impl Default for CallConfig {
+    fn default() -> Self {
+        CallConfig {
+            first_digit_timeout: Duration::from_secs(5),
+            inter_digit_timeout: Duration::from_secs(3),
+            collect_timeout: Duration::from_secs(60),
+            prompt_timeout: Duration::from_secs(60),
+            record_grace: Duration::from_secs(5),
+            hangup_grace: Duration::from_secs(2),
+            max_silent_prompts: 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A tracing filter, e.g. `info` or `voiceportal=debug`. `RUST_LOG` wins if set.
+    pub filter: String,
+    /// `text` or `json`.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            filter: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if any), then the environment, and validates.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut builder = config::Config::builder();
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::Load(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            builder = builder.add_source(
+                config::File::from(path)
+                    .format(config::FileFormat::Toml)
+                    .required(true),
+            );
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        );
+        let raw = builder
+            .build()
+            .map_err(|e| ConfigError::Load(e.to_string()))?;
+        let config: Config = raw
+            .try_deserialize()
+            .map_err(|e| ConfigError::Load(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value that serde alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let ari = url::Url::parse(&self.ari.url)
+            .map_err(|e| invalid("ari.url", format!("`{}` is not a URL: {e}", self.ari.url)))?;
+        if !matches!(ari.scheme(), "http" | "https") {
+            return Err(invalid("ari.url", "must start with http:// or https://"));
+        }
+        if ari.path().trim_end_matches('/').ends_with("/ari") {
+            return Err(invalid(
+                "ari.url",
+                "give the server address without the /ari suffix",
+            ));
+        }
+        if self.ari.app.is_empty()
+            || !self
+                .ari
+                .app
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(invalid(
+                "ari.app",
+                "must be a non-empty name of letters, digits, '-' or '_'",
+            ));
+        }
+        if self.ari.username.is_empty() {
+            return Err(invalid("ari.username", "must not be empty"));
+        }
+        if self.ari.reconnect_min.is_zero() || self.ari.reconnect_min > self.ari.reconnect_max {
+            return Err(invalid(
+                "ari.reconnect_min",
+                "must be above zero and not above ari.reconnect_max",
+            ));
+        }
+        for (key, value) in [
+            ("ari.request_timeout", self.ari.request_timeout),
+            ("ari.ping_interval", self.ari.ping_interval),
+            ("call.first_digit_timeout", self.call.first_digit_timeout),
+            ("call.inter_digit_timeout", self.call.inter_digit_timeout),
+            ("call.collect_timeout", self.call.collect_timeout),
+            ("call.prompt_timeout", self.call.prompt_timeout),
+            ("call.hangup_grace", self.call.hangup_grace),
+        ] {
+            if value.is_zero() {
+                return Err(invalid(key, "must be above zero"));
+            }
+        }
+        if self.call.max_silent_prompts == 0 {
+            return Err(invalid("call.max_silent_prompts", "must be at least 1"));
+        }
+        let redis = url::Url::parse(&self.redis.url)
+            .map_err(|_| invalid("redis.url", "is not a URL (redis://host:port/db)"))?;
+        if !matches!(redis.scheme(), "redis" | "rediss" | "redis+unix" | "unix") {
+            return Err(invalid(
+                "redis.url",
+                "must start with redis://, rediss:// or unix://",
+            ));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_err() {
+            return Err(invalid(
+                "log.filter",
+                format!("`{}` is not a tracing filter", self.log.filter),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as TOML, every secret masked, for `check-config`.
+    pub fn to_masked_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+/// Replaces the password of a URL with `***`, keeping the rest readable.
+pub fn mask_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            // set_password only fails for URLs that cannot carry credentials,
+            // and this one already carries a password.
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        Ok(url) => url.to_string(),
+        Err(_) => "<unparsable URL>".into(),
+    }
+}
+
+fn serialize_masked_url<S: Serializer>(raw: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&mask_url(raw))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn secrets_are_masked_in_debug_and_toml() {
+        let mut config = Config::default();
+        config.ari.password = Secret::new("hunter2");
+        config.redis.url = "redis://:topsecret@127.0.0.1:6379/0".into();
+        let shown = format!("{config:?}{}", config.to_masked_toml());
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("topsecret"), "{shown}");
+        assert!(
+            config
+                .to_masked_toml()
+                .contains("redis://:***@127.0.0.1:6379/0")
+        );
+    }
+
+    #[test]
+    fn invalid_values_name_their_key() {
+        let mut config = Config::default();
+        config.ari.url = "ftp://x".into();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("ari.url"), "{err}");
+
+        let mut config = Config::default();
+        config.call.inter_digit_timeout = Duration::ZERO;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("call.inter_digit_timeout"), "{err}");
+
+        let mut config = Config::default();
+        config.ari.app = "voice portal".into();
+        assert!(config.validate().is_err());
+    }
+}

@@ -1,0 +1,165 @@
+//! The Stasis arguments the dialplan passes: which flow a call enters.
+
+use super::mailbox::{MailboxId, MailboxIdError};
+
+/// `Stasis(voiceportal,<entry point>...)`, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryPoint {
+    /// `portal`: the voice portal number and `*98`.
+    Portal,
+    /// `deposit,<mailbox>[,<DIALSTATUS>]`: leave a message.
+    Deposit { mailbox: MailboxId, busy: bool },
+    /// `login,<mailbox>`: straight to the PIN prompt of a known mailbox.
+    Login { mailbox: MailboxId },
+    /// `attendant,<greeting>`: play an auto-attendant greeting, return one digit.
+    Attendant { greeting: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    #[error("no entry point given (expected portal, deposit, login or attendant)")]
+    Missing,
+    #[error("unknown entry point `{0}` (expected portal, deposit, login or attendant)")]
+    Unknown(String),
+    #[error("`{entry}` needs {what}")]
+    MissingArgument {
+        entry: &'static str,
+        what: &'static str,
+    },
+    #[error("`{entry}`: {source}")]
+    BadMailbox {
+        entry: &'static str,
+        source: MailboxIdError,
+    },
+    #[error("attendant greeting names are 1 to 32 letters, digits, '-' or '_'")]
+    BadGreeting,
+    #[error("`{entry}` takes at most {max} arguments")]
+    TooManyArguments { entry: &'static str, max: usize },
+}
+
+impl EntryPoint {
+    pub fn parse(args: &[String]) -> Result<EntryPoint, EntryError> {
+        let (first, rest) = args.split_first().ok_or(EntryError::Missing)?;
+        let mailbox = |entry: &'static str| -> Result<MailboxId, EntryError> {
+            let raw = rest.first().ok_or(EntryError::MissingArgument {
+                entry,
+                what: "a mailbox number",
+            })?;
+            MailboxId::parse(raw).map_err(|source| EntryError::BadMailbox { entry, source })
+        };
+        let at_most = |entry: &'static str, max: usize| {
+            if rest.len() > max {
+                Err(EntryError::TooManyArguments { entry, max })
+            } else {
+                Ok(())
+            }
+        };
+        match first.trim().to_ascii_lowercase().as_str() {
+            "portal" => {
+                at_most("portal", 0)?;
+                Ok(EntryPoint::Portal)
+            }
+            "deposit" => {
+                at_most("deposit", 2)?;
+                let mailbox = mailbox("deposit")?;
+                let busy = rest
+                    .get(1)
+                    .is_some_and(|status| status.trim().eq_ignore_ascii_case("BUSY"));
+                Ok(EntryPoint::Deposit { mailbox, busy })
+            }
+            "login" => {
+                at_most("login", 1)?;
+                Ok(EntryPoint::Login {
+                    mailbox: mailbox("login")?,
+                })
+            }
+            "attendant" => {
+                at_most("attendant", 1)?;
+                let greeting = rest.first().ok_or(EntryError::MissingArgument {
+                    entry: "attendant",
+                    what: "a greeting name",
+                })?;
+                let valid = !greeting.is_empty()
+                    && greeting.len() <= 32
+                    && greeting
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                if !valid {
+                    return Err(EntryError::BadGreeting);
+                }
+                Ok(EntryPoint::Attendant {
+                    greeting: greeting.clone(),
+                })
+            }
+            other => Err(EntryError::Unknown(other.to_owned())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<EntryPoint, EntryError> {
+        EntryPoint::parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn parses_every_entry_point() {
+        assert_eq!(parse(&["portal"]), Ok(EntryPoint::Portal));
+        let m = MailboxId::parse("1001").unwrap();
+        assert_eq!(
+            parse(&["deposit", "1001", "BUSY"]),
+            Ok(EntryPoint::Deposit {
+                mailbox: m.clone(),
+                busy: true
+            })
+        );
+        assert_eq!(
+            parse(&["deposit", "1001", "NOANSWER"]),
+            Ok(EntryPoint::Deposit {
+                mailbox: m.clone(),
+                busy: false
+            })
+        );
+        assert_eq!(
+            parse(&["deposit", "1001", ""]),
+            Ok(EntryPoint::Deposit {
+                mailbox: m.clone(),
+                busy: false
+            })
+        );
+        assert_eq!(
+            parse(&["login", "1001"]),
+            Ok(EntryPoint::Login { mailbox: m })
+        );
+        assert_eq!(
+            parse(&["attendant", "main-menu"]),
+            Ok(EntryPoint::Attendant {
+                greeting: "main-menu".into()
+            })
+        );
+    }
+
+    #[test]
+    fn rejects_malformed_arguments_precisely() {
+        assert_eq!(parse(&[]), Err(EntryError::Missing));
+        assert_eq!(parse(&["dance"]), Err(EntryError::Unknown("dance".into())));
+        assert!(matches!(
+            parse(&["deposit"]),
+            Err(EntryError::MissingArgument { .. })
+        ));
+        assert!(matches!(
+            parse(&["login", "x1"]),
+            Err(EntryError::BadMailbox { .. })
+        ));
+        assert_eq!(
+            parse(&["attendant", "../etc"]),
+            Err(EntryError::BadGreeting)
+        );
+        assert!(matches!(
+            parse(&["portal", "extra"]),
+            Err(EntryError::TooManyArguments { .. })
+        ));
+    }
+}

@@ -1,0 +1,8 @@
+//! Pure rules: mailbox numbers, entry points, PINs and their policy, lockout
+//! decisions, the prompt catalogue. No I/O of any kind.
+
+pub mod entry;
+pub mod mailbox;
+
+pub use entry::{EntryError, EntryPoint};
+pub use mailbox::{MailboxId, MailboxIdError};

@@ -1,0 +1,59 @@
+//! The IVR flows, one file per flow, each reading like SPEC.md.
+
+mod portal;
+
+use std::sync::Arc;
+
+use tracing::{info, warn};
+
+use crate::call::{Call, CallError, CallHandler, Media};
+use crate::config::Config;
+use crate::domain::EntryPoint;
+use crate::store::Store;
+
+/// Everything a flow may use besides its call.
+pub struct Flows {
+    pub config: Arc<Config>,
+    pub store: Store,
+}
+
+impl CallHandler for Flows {
+    async fn handle(&self, call: &mut Call) {
+        {
+            let result = match EntryPoint::parse(call.args()) {
+                Ok(EntryPoint::Portal) => portal::run(self, call).await,
+                Ok(entry) => {
+                    warn!(?entry, "entry point not available in this version");
+                    apologise(call).await
+                }
+                Err(e) => {
+                    warn!(error = %e, args = ?call.args(), "bad Stasis arguments");
+                    apologise(call).await
+                }
+            };
+            match result {
+                Ok(()) => {}
+                Err(CallError::Gone) => info!("caller hung up"),
+                Err(e) => {
+                    warn!(error = %e, "call flow failed; apologising");
+                    let _ = apologise(call).await;
+                }
+            }
+        }
+    }
+}
+
+/// What a caller hears when we cannot serve them.
+pub fn apology() -> Vec<Media> {
+    vec![
+        Media::sound("an-error-has-occurred"),
+        Media::sound("vm-goodbye"),
+    ]
+}
+
+/// Apologises and hangs up: never leave a caller in silence.
+async fn apologise(call: &mut Call) -> Result<(), CallError> {
+    call.answer().await?;
+    call.play(&apology()).await?;
+    call.hangup().await
+}

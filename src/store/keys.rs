@@ -1,0 +1,43 @@
+//! The Redis key layout, in one place.
+//!
+//! | key | type | what |
+//! |---|---|---|
+//! | `vp:{<mailbox>}:box` | hash | the mailbox record (name, language, time zone, PIN hash, PIN origin, must_change, ...) |
+//! | `vp:{<mailbox>}:lock` | hash | strikes, locked flag, attempts in flight |
+//! | `vp:{<mailbox>}:pins` | list | hashes of the last PINs, newest first (PIN history) |
+//! | `vp:{<mailbox>}:msgs` | sorted set | message ids by received time |
+//! | `vp:{<mailbox>}:msg:<id>` | hash | one message's metadata |
+//! | `vp:mailboxes` | set | every provisioned mailbox number |
+//! | `vp:audit` | stream | admin actions (who, when, what; never a PIN) |
+//!
+//! The braces are a Redis Cluster hash tag: all keys of a mailbox land in one slot,
+//! so a Lua script may touch several of them atomically.
+
+/// Prefix shared by every key, so voiceportal can share a Redis database.
+pub const PREFIX: &str = "vp";
+
+/// One key of a mailbox, e.g. `mailbox_key("1001", "box")` = `vp:{1001}:box`.
+pub fn mailbox_key(mailbox: &str, suffix: &str) -> String {
+    format!("{PREFIX}:{{{mailbox}}}:{suffix}")
+}
+
+/// The set of every provisioned mailbox number.
+pub fn mailbox_index() -> String {
+    format!("{PREFIX}:mailboxes")
+}
+
+/// The audit stream.
+pub fn audit_stream() -> String {
+    format!("{PREFIX}:audit")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_of_one_mailbox_share_a_hash_tag() {
+        assert_eq!(mailbox_key("1001", "box"), "vp:{1001}:box");
+        assert_eq!(mailbox_key("1001", "msg:7"), "vp:{1001}:msg:7");
+    }
+}

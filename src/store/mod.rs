@@ -1,0 +1,59 @@
+//! Redis persistence. Every key of one mailbox shares the hash tag `{<mailbox>}` so
+//! the data model works unchanged on Redis Cluster, and anything that must be atomic
+//! is one Lua script (see `keys`).
+
+pub mod keys;
+
+use redis::aio::ConnectionManager;
+
+use crate::config::{RedisConfig, mask_url};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Redis could not be reached or answered with an error. The URL is masked.
+    #[error("redis at {url} failed: {source}")]
+    Redis {
+        url: String,
+        #[source]
+        source: redis::RedisError,
+    },
+}
+
+/// A cheap-to-clone handle on the Redis connection. The connection manager reconnects
+/// by itself; a command issued while Redis is away fails with `StoreError::Redis`.
+#[derive(Clone)]
+pub struct Store {
+    conn: ConnectionManager,
+    masked_url: String,
+}
+
+impl Store {
+    /// Connects, so that a wrong URL or a stopped server is reported at start-up.
+    pub async fn connect(config: &RedisConfig) -> Result<Store, StoreError> {
+        let masked_url = mask_url(&config.url);
+        let wrap = |source| StoreError::Redis {
+            url: masked_url.clone(),
+            source,
+        };
+        let client = redis::Client::open(config.url.as_str()).map_err(wrap)?;
+        let conn = ConnectionManager::new(client).await.map_err(wrap)?;
+        Ok(Store { conn, masked_url })
+    }
+
+    /// Round trip to Redis: used at start-up and by health checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .map(drop)
+            .map_err(|e| self.error(e))
+    }
+
+    fn error(&self, source: redis::RedisError) -> StoreError {
+        StoreError::Redis {
+            url: self.masked_url.clone(),
+            source,
+        }
+    }
+}
