@@ -3,6 +3,9 @@
 
 pub mod entry;
 pub mod mailbox;
+pub mod pin;
+pub mod pin_hash;
+pub mod prompts;
 
 pub use entry::{EntryError, EntryPoint};
 pub use mailbox::{MailboxId, MailboxIdError};

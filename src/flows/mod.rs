@@ -19,25 +19,23 @@ pub struct Flows {
 
 impl CallHandler for Flows {
     async fn handle(&self, call: &mut Call) {
-        {
-            let result = match EntryPoint::parse(call.args()) {
-                Ok(EntryPoint::Portal) => portal::run(self, call).await,
-                Ok(entry) => {
-                    warn!(?entry, "entry point not available in this version");
-                    apologise(call).await
-                }
-                Err(e) => {
-                    warn!(error = %e, args = ?call.args(), "bad Stasis arguments");
-                    apologise(call).await
-                }
-            };
-            match result {
-                Ok(()) => {}
-                Err(CallError::Gone) => info!("caller hung up"),
-                Err(e) => {
-                    warn!(error = %e, "call flow failed; apologising");
-                    let _ = apologise(call).await;
-                }
+        let result = match EntryPoint::parse(call.args()) {
+            Ok(EntryPoint::Portal) => portal::run(self, call).await,
+            Ok(entry) => {
+                warn!(?entry, "entry point not available in this version");
+                apologise(call).await
+            }
+            Err(e) => {
+                warn!(error = %e, args = ?call.args(), "bad Stasis arguments");
+                apologise(call).await
+            }
+        };
+        match result {
+            Ok(()) => {}
+            Err(CallError::Gone) => info!("caller hung up"),
+            Err(e) => {
+                warn!(error = %e, "call flow failed; apologising");
+                let _ = apologise(call).await;
             }
         }
     }

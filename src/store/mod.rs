@@ -3,6 +3,7 @@
 //! is one Lua script (see `keys`).
 
 pub mod keys;
+pub mod lockout;
 
 use redis::aio::ConnectionManager;
 

@@ -1,1 +1,4 @@
 mod support;
+
+mod lockout;
+mod prompts;
