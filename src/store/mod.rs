@@ -2,8 +2,10 @@
 //! the data model works unchanged on Redis Cluster, and anything that must be atomic
 //! is one Lua script (see `keys`).
 
+pub mod audit;
 pub mod keys;
 pub mod lockout;
+pub mod mailboxes;
 
 use redis::aio::ConnectionManager;
 

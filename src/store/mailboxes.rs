@@ -1,0 +1,304 @@
+//! Mailbox records: who owns a mailbox, how to talk to them, and the state of
+//! their PIN. The PIN hash is stored here but only handed out by `pin_hash`, for
+//! the code that verifies PINs; `MailboxRecord` never carries it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use redis::AsyncCommands;
+
+use super::keys::{mailbox_index, mailbox_key};
+use super::{Store, StoreError};
+use crate::domain::MailboxId;
+
+/// Where the current PIN came from. Anything but `User` forces a change at the next
+/// login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinOrigin {
+    /// No PIN yet: the owner sets one up from their own phone.
+    None,
+    /// The organisation's default PIN.
+    Default,
+    /// Set by an administrator.
+    Temporary,
+    /// Chosen by the owner.
+    User,
+}
+
+impl PinOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PinOrigin::None => "none",
+            PinOrigin::Default => "default",
+            PinOrigin::Temporary => "temporary",
+            PinOrigin::User => "user",
+        }
+    }
+}
+
+impl fmt::Display for PinOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for PinOrigin {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "none" | "" => Ok(PinOrigin::None),
+            "default" => Ok(PinOrigin::Default),
+            "temporary" => Ok(PinOrigin::Temporary),
+            "user" => Ok(PinOrigin::User),
+            _ => Err(()),
+        }
+    }
+}
+
+/// A mailbox as flows and admins see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxRecord {
+    pub id: MailboxId,
+    /// The owner's name, for listings (the spoken name is a recording).
+    pub display_name: String,
+    pub email: Option<String>,
+    /// Prompt language, e.g. `en` or `fr`.
+    pub language: String,
+    /// IANA time zone for message envelopes, e.g. `Europe/Paris`.
+    pub timezone: String,
+    pub pin_origin: PinOrigin,
+    pub must_change: bool,
+    pub name_recorded: bool,
+}
+
+impl MailboxRecord {
+    pub fn new(id: MailboxId) -> MailboxRecord {
+        MailboxRecord {
+            id,
+            display_name: String::new(),
+            email: None,
+            language: "en".into(),
+            timezone: "UTC".into(),
+            pin_origin: PinOrigin::None,
+            must_change: false,
+            name_recorded: false,
+        }
+    }
+
+    fn fields(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("display_name", self.display_name.clone()),
+            ("email", self.email.clone().unwrap_or_default()),
+            ("language", self.language.clone()),
+            ("timezone", self.timezone.clone()),
+            ("pin_origin", self.pin_origin.as_str().to_owned()),
+            ("must_change", flag(self.must_change)),
+            ("name_recorded", flag(self.name_recorded)),
+        ]
+    }
+
+    fn from_fields(id: MailboxId, fields: &HashMap<String, String>) -> MailboxRecord {
+        let get = |name: &str| fields.get(name).cloned().unwrap_or_default();
+        MailboxRecord {
+            id,
+            display_name: get("display_name"),
+            email: Some(get("email")).filter(|e| !e.is_empty()),
+            language: Some(get("language"))
+                .filter(|l| !l.is_empty())
+                .unwrap_or_else(|| "en".into()),
+            timezone: Some(get("timezone"))
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| "UTC".into()),
+            pin_origin: get("pin_origin").parse().unwrap_or(PinOrigin::None),
+            must_change: get("must_change") == "1",
+            name_recorded: get("name_recorded") == "1",
+        }
+    }
+}
+
+fn flag(value: bool) -> String {
+    if value { "1" } else { "0" }.to_owned()
+}
+
+/// Creates the record only if the mailbox does not exist yet, in one step.
+const CREATE: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'pin_hash', ARGV[1]) end
+redis.call('SADD', KEYS[2], ARGV[#ARGV])
+return 1
+"#;
+
+impl Store {
+    /// Creates a mailbox; `false` if it exists already (nothing is changed then).
+    /// `pin_hash` is the initial PIN (the org default PIN), if any.
+    pub async fn create_mailbox(
+        &self,
+        record: &MailboxRecord,
+        pin_hash: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let create = redis::Script::new(CREATE);
+        let mut script = create.prepare_invoke();
+        script
+            .key(mailbox_key(record.id.as_str(), "box"))
+            .key(mailbox_index())
+            .arg(pin_hash.unwrap_or(""));
+        for (name, value) in record.fields() {
+            script.arg(name).arg(value);
+        }
+        // The last argument doubles as the "id" field and the index member.
+        script.arg("id").arg(record.id.as_str());
+        let mut conn = self.conn.clone();
+        let created: i32 = script
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(created == 1)
+    }
+
+    pub async fn mailbox(&self, id: &MailboxId) -> Result<Option<MailboxRecord>, StoreError> {
+        let mut conn = self.conn.clone();
+        let fields: HashMap<String, String> = conn
+            .hgetall(mailbox_key(id.as_str(), "box"))
+            .await
+            .map_err(|e| self.error(e))?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(MailboxRecord::from_fields(id.clone(), &fields)))
+    }
+
+    /// Rewrites the descriptive fields of an existing mailbox; `false` if it does
+    /// not exist.
+    pub async fn update_mailbox(&self, record: &MailboxRecord) -> Result<bool, StoreError> {
+        const UPDATE: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"#;
+        let update = redis::Script::new(UPDATE);
+        let mut script = update.prepare_invoke();
+        script.key(mailbox_key(record.id.as_str(), "box"));
+        for (name, value) in record.fields() {
+            script.arg(name).arg(value);
+        }
+        let mut conn = self.conn.clone();
+        let updated: i32 = script
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(updated == 1)
+    }
+
+    /// Deletes a mailbox and every key it owns; `false` if it did not exist.
+    pub async fn delete_mailbox(&self, id: &MailboxId) -> Result<bool, StoreError> {
+        const DELETE: &str = r#"
+local existed = redis.call('EXISTS', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+local ids = redis.call('ZRANGE', KEYS[4], 0, -1)
+for _, msg in ipairs(ids) do redis.call('DEL', ARGV[2] .. msg) end
+redis.call('DEL', KEYS[1], KEYS[3], KEYS[4], KEYS[5])
+return existed
+"#;
+        let mut conn = self.conn.clone();
+        let existed: i32 = redis::Script::new(DELETE)
+            .key(mailbox_key(id.as_str(), "box"))
+            .key(mailbox_index())
+            .key(mailbox_key(id.as_str(), "pins"))
+            .key(mailbox_key(id.as_str(), "msgs"))
+            .key(mailbox_key(id.as_str(), "lock"))
+            .arg(id.as_str())
+            .arg(mailbox_key(id.as_str(), "msg:"))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(existed == 1)
+    }
+
+    /// Every mailbox number, sorted.
+    pub async fn mailbox_ids(&self) -> Result<Vec<MailboxId>, StoreError> {
+        let mut conn = self.conn.clone();
+        let raw: Vec<String> = conn
+            .smembers(mailbox_index())
+            .await
+            .map_err(|e| self.error(e))?;
+        let mut ids: Vec<MailboxId> = raw
+            .iter()
+            .filter_map(|r| MailboxId::parse(r).ok())
+            .collect();
+        ids.sort_by(|a, b| {
+            (a.as_str().len(), a.as_str()).cmp(&(b.as_str().len(), b.as_str()))
+        });
+        Ok(ids)
+    }
+
+    /// The current PIN hash, for verification only.
+    pub async fn pin_hash(&self, id: &MailboxId) -> Result<Option<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        let hash: Option<String> = conn
+            .hget(mailbox_key(id.as_str(), "box"), "pin_hash")
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(hash.filter(|h| !h.is_empty()))
+    }
+
+    /// The hashes of the last PINs, newest first.
+    pub async fn pin_history(&self, id: &MailboxId) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        conn.lrange(mailbox_key(id.as_str(), "pins"), 0, -1)
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    /// Replaces the PIN of an existing mailbox in one step: the hash, its origin,
+    /// must_change, and (for owner-chosen PINs) the history, trimmed to `history`
+    /// entries. `false` if the mailbox does not exist.
+    pub async fn set_pin(
+        &self,
+        id: &MailboxId,
+        pin_hash: &str,
+        origin: PinOrigin,
+        history: usize,
+    ) -> Result<bool, StoreError> {
+        const SET_PIN: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'pin_hash', ARGV[1], 'pin_origin', ARGV[2], 'must_change', ARGV[3])
+if ARGV[2] == 'user' and tonumber(ARGV[4]) > 0 then
+  redis.call('LPUSH', KEYS[2], ARGV[1])
+  redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[4]) - 1)
+end
+return 1
+"#;
+        let must_change = origin != PinOrigin::User;
+        let mut conn = self.conn.clone();
+        let done: i32 = redis::Script::new(SET_PIN)
+            .key(mailbox_key(id.as_str(), "box"))
+            .key(mailbox_key(id.as_str(), "pins"))
+            .arg(pin_hash)
+            .arg(origin.as_str())
+            .arg(flag(must_change))
+            .arg(history)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(done == 1)
+    }
+
+    /// Records that the owner's spoken name exists (or was removed).
+    pub async fn set_name_recorded(&self, id: &MailboxId, recorded: bool) -> Result<(), StoreError> {
+        const SET: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'name_recorded', ARGV[1])
+return 1
+"#;
+        let mut conn = self.conn.clone();
+        let _: i32 = redis::Script::new(SET)
+            .key(mailbox_key(id.as_str(), "box"))
+            .arg(flag(recorded))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+}
