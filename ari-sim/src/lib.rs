@@ -1,0 +1,35 @@
+//! A simulated Asterisk 22 ARI server for tests.
+//!
+//! `Simulator::start` serves ARI (HTTP + the events websocket) on
+//! 127.0.0.1 with the wire behaviour observed on a real Asterisk 22.10.1
+//! (see `tests/traces/`): per-channel command queue, playback and recording
+//! life cycles, hang-up sequences, 404/409 after a call left, websocket
+//! ownership, drops and write timeouts, stored recordings and mailboxes.
+//!
+//! Audio time is virtual: every audio duration is divided by
+//! `SimConfig::speed`, while durations and timestamps reported to the app
+//! are in virtual time, as a real Asterisk would report them. A scripted
+//! [`Caller`] plays the phone: press digits, speak, hang up, and check what
+//! was heard.
+
+mod audio;
+mod caller;
+mod channel;
+mod clock;
+mod config;
+mod core;
+mod http;
+mod json;
+mod mailboxes;
+mod media;
+mod recording;
+mod sim;
+mod stored;
+mod ws;
+
+pub use audio::CallerAudio;
+pub use caller::{CallEnd, Caller, ChannelKind, Dial, Heard};
+pub use config::SimConfig;
+pub use core::LoggedRequest;
+pub use sim::Simulator;
+pub use ws::Drop;
