@@ -9,3 +9,6 @@ pub mod prompts;
 
 pub use entry::{EntryError, EntryPoint};
 pub use mailbox::{MailboxId, MailboxIdError};
+pub use pin::{Pin, PinPolicy, PinRejection};
+pub use pin_hash::{HashCost, HashError, PinHasher};
+pub use prompts::{Language, Prompt, UnknownLanguage};
