@@ -61,8 +61,13 @@ impl Dial {
 /// One media item that started playing to the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Heard {
-    Sound { name: String, lang: String },
-    Recording { name: String },
+    Sound {
+        name: String,
+        lang: String,
+    },
+    Recording {
+        name: String,
+    },
     Digits(String),
     Number(String),
     Characters(String),
@@ -81,7 +86,11 @@ pub enum CallEnd {
     HungUpByCaller,
     /// The app sent the call on in the dialplan to a place that is not a
     /// route added with `add_route`: it left Stasis alive.
-    Continued { context: String, exten: String, priority: u32 },
+    Continued {
+        context: String,
+        exten: String,
+        priority: u32,
+    },
     /// No app socket was connected: `Stasis()` failed and the phone got 603.
     Rejected,
 }

@@ -100,14 +100,18 @@ pub(crate) enum Command {
         reply: oneshot::Sender<()>,
     },
     /// DTMF sent *to* the caller: only takes time on the queue.
-    SendDtmf { total_ms: u64 },
+    SendDtmf {
+        total_ms: u64,
+    },
     Continue {
         context: String,
         exten: String,
         priority: u32,
     },
     /// Last command after a hang-up.
-    End { in_stasis: bool },
+    End {
+        in_stasis: bool,
+    },
 }
 
 /// One channel.
@@ -148,7 +152,9 @@ impl Channel {
 
     /// Locks the channel state (poisoning ignored, see `Core::lock`).
     pub(crate) fn lock(&self) -> MutexGuard<'_, ChanInner> {
-        self.inner.lock().unwrap_or_else(|poison| poison.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 
     /// Queues a command; false if the task is gone.
@@ -198,7 +204,13 @@ impl Channel {
 
     /// Sends an event about this channel: `pre` fields, type, timestamp,
     /// `post` fields, then the channel snapshot.
-    pub(crate) fn event(&self, core: &Core, kind: &str, pre: &[(&str, String)], post: &[(&str, String)]) {
+    pub(crate) fn event(
+        &self,
+        core: &Core,
+        kind: &str,
+        pre: &[(&str, String)],
+        post: &[(&str, String)],
+    ) {
         let mut post: Vec<(&str, String)> = post.to_vec();
         post.push(("channel", self.snapshot_json()));
         core.send_event(&self.app, kind, pre, &post);
@@ -206,7 +218,12 @@ impl Channel {
 
     /// Emits `StasisStart` with these args.
     pub(crate) fn stasis_start(&self, core: &Core, args: &[String]) {
-        self.event(core, "StasisStart", &[], &[("args", crate::json::to_json(args))]);
+        self.event(
+            core,
+            "StasisStart",
+            &[],
+            &[("args", crate::json::to_json(args))],
+        );
     }
 }
 
@@ -224,18 +241,29 @@ pub(crate) fn hangup(core: &Core, chan: &Arc<Channel>, by: HangupBy) -> bool {
     };
     {
         let mut st = core.lock();
-        if st.channels.get(&chan.id).is_some_and(|c| Arc::ptr_eq(c, chan)) {
+        if st
+            .channels
+            .get(&chan.id)
+            .is_some_and(|c| Arc::ptr_eq(c, chan))
+        {
             st.channels.remove(&chan.id);
         }
     }
     if was == Phase::Stasis {
         if chan.kind == ChannelKind::Sip {
             for (name, value) in rtp_qos_vars() {
-                chan.event(core, "ChannelVarset", &[("variable", quote(name)), ("value", quote(&value))], &[]);
+                chan.event(
+                    core,
+                    "ChannelVarset",
+                    &[("variable", quote(name)), ("value", quote(&value))],
+                    &[],
+                );
             }
         }
         match by {
-            HangupBy::Caller => chan.event(core, "ChannelHangupRequest", &[("cause", "16".into())], &[]),
+            HangupBy::Caller => {
+                chan.event(core, "ChannelHangupRequest", &[("cause", "16".into())], &[])
+            }
             HangupBy::App { .. } => chan.event(
                 core,
                 "ChannelHangupRequest",
@@ -293,13 +321,20 @@ pub(crate) fn caller_dtmf(core: &Core, chan: &Channel, digit: char, at: u64) {
         g.dtmf.push((at, digit));
         // Seen in the traces: 160 ms over SIP from a phone that has not sent
         // speech yet, 100 ms otherwise and always 100 ms over Local channels.
-        if chan.kind == ChannelKind::Sip && !g.audio.talked { 160 } else { 100 }
+        if chan.kind == ChannelKind::Sip && !g.audio.talked {
+            160
+        } else {
+            100
+        }
     };
     chan.event(
         core,
         "ChannelDtmfReceived",
         &[],
-        &[("digit", quote(&digit.to_string())), ("duration_ms", duration.to_string())],
+        &[
+            ("digit", quote(&digit.to_string())),
+            ("duration_ms", duration.to_string()),
+        ],
     );
     chan.wake.notify_one();
 }
@@ -312,7 +347,11 @@ pub(crate) fn set_audio(core: &Core, chan: &Channel, mode: CallerAudio) {
 }
 
 /// The channel task: runs queued commands until the channel ends.
-pub(crate) async fn run(core: Arc<Core>, chan: Arc<Channel>, mut rx: mpsc::UnboundedReceiver<Command>) {
+pub(crate) async fn run(
+    core: Arc<Core>,
+    chan: Arc<Channel>,
+    mut rx: mpsc::UnboundedReceiver<Command>,
+) {
     loop {
         let cmd = tokio::select! {
             cmd = rx.recv() => cmd,
@@ -335,9 +374,11 @@ pub(crate) async fn run(core: Arc<Core>, chan: Arc<Channel>, mut rx: mpsc::Unbou
                     chan.wait(&core, Some(until)).await;
                 }
             }
-            Command::Continue { context, exten, priority } => {
-                continue_in_dialplan(&core, &chan, &mut rx, context, exten, priority)
-            }
+            Command::Continue {
+                context,
+                exten,
+                priority,
+            } => continue_in_dialplan(&core, &chan, &mut rx, context, exten, priority),
             Command::End { in_stasis } => {
                 let by = chan.lock().hangup;
                 if in_stasis {
@@ -377,8 +418,15 @@ pub(crate) fn answer(core: &Core, chan: &Channel) -> Result<(), ApiError> {
 }
 
 fn set_var(core: &Core, chan: &Channel, name: &str, value: &str) {
-    chan.lock().variables.insert(name.to_string(), value.to_string());
-    chan.event(core, "ChannelVarset", &[("variable", quote(name)), ("value", quote(value))], &[]);
+    chan.lock()
+        .variables
+        .insert(name.to_string(), value.to_string());
+    chan.event(
+        core,
+        "ChannelVarset",
+        &[("variable", quote(name)), ("value", quote(value))],
+        &[],
+    );
     chan.changed();
 }
 
@@ -403,7 +451,10 @@ fn continue_in_dialplan(
     }
     // Priority 1 is the NoOp and 2 the Stasis() of a routed extension.
     let route = if priority <= 2 {
-        core.lock().routes.get(&(context.clone(), exten.clone())).cloned()
+        core.lock()
+            .routes
+            .get(&(context.clone(), exten.clone()))
+            .cloned()
     } else {
         None
     };
@@ -432,7 +483,11 @@ fn continue_in_dialplan(
                 app_data: String::new(),
             };
             if g.end.is_none() {
-                g.end = Some(CallEnd::Continued { context, exten, priority });
+                g.end = Some(CallEnd::Continued {
+                    context,
+                    exten,
+                    priority,
+                });
             }
         }
     }

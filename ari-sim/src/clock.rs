@@ -24,7 +24,11 @@ impl Clock {
     /// Starts virtual time at zero now. A speed that is not a positive finite
     /// number falls back to real time, so a bad config cannot stall the clock.
     pub(crate) fn new(speed: f64) -> Clock {
-        let speed = if speed.is_finite() && speed > 0.0 { speed } else { 1.0 };
+        let speed = if speed.is_finite() && speed > 0.0 {
+            speed
+        } else {
+            1.0
+        };
         Clock {
             start: Instant::now(),
             wall_start: Utc::now(),

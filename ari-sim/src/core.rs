@@ -79,7 +79,9 @@ impl Core {
     /// Locks the registries. A panic elsewhere while holding the lock leaves
     /// the data usable, so poisoning is ignored rather than propagated.
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poison| poison.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 
     /// Sends an event to the socket that currently owns `app`; with no owner
@@ -102,7 +104,9 @@ impl Core {
         for (k, v) in pre {
             obj = obj.raw(k, v);
         }
-        obj = obj.str("type", kind).str("timestamp", &self.clock.timestamp());
+        obj = obj
+            .str("type", kind)
+            .str("timestamp", &self.clock.timestamp());
         for (k, v) in post {
             obj = obj.raw(k, v);
         }

@@ -32,7 +32,11 @@ impl Mailboxes {
 
     /// `GET /mailboxes` body.
     pub(crate) fn list_json(&self) -> String {
-        let items: Vec<String> = self.map.iter().map(|(n, c)| Mailboxes::json(n, *c)).collect();
+        let items: Vec<String> = self
+            .map
+            .iter()
+            .map(|(n, c)| Mailboxes::json(n, *c))
+            .collect();
         format!("[{}]", items.join(","))
     }
 }

@@ -121,9 +121,10 @@ impl Playback {
             let g = self.lock();
             (g.index, g.phase)
         };
-        let mut obj = Obj::new()
-            .str("id", &self.id)
-            .str("media_uri", self.medias.get(index).map(String::as_str).unwrap_or(""));
+        let mut obj = Obj::new().str("id", &self.id).str(
+            "media_uri",
+            self.medias.get(index).map(String::as_str).unwrap_or(""),
+        );
         if let Some(next) = self.medias.get(index + 1) {
             obj = obj.str("next_media_uri", next);
         }
@@ -182,7 +183,11 @@ pub(crate) fn control(core: &Core, pb: &Arc<Playback>, op: &str) -> Result<(), A
     let playing = matches!(g.phase, PbPhase::Playing | PbPhase::Continuing);
     let paused = g.phase == PbPhase::Paused;
     if g.phase == PbPhase::Queued {
-        return if op == "restart" { Ok(()) } else { Err(not_playing()) };
+        return if op == "restart" {
+            Ok(())
+        } else {
+            Err(not_playing())
+        };
     }
     if !playing && !paused {
         return Err(not_playing());
@@ -219,7 +224,11 @@ pub(crate) fn control(core: &Core, pb: &Arc<Playback>, op: &str) -> Result<(), A
 
 /// What one playlist item turns out to be.
 enum Item {
-    Timed { len: u64, heard: Heard, controllable: bool },
+    Timed {
+        len: u64,
+        heard: Heard,
+        controllable: bool,
+    },
     Endless(Heard),
     /// Started, then fails (missing sound).
     Fails,
@@ -253,7 +262,9 @@ fn resolve(core: &Core, uri: &str, language: &str) -> Item {
         return match core.lock().stored.get(name) {
             Some(rec) => Item::Timed {
                 len: rec.len_ms(),
-                heard: Heard::Recording { name: name.to_string() },
+                heard: Heard::Recording {
+                    name: name.to_string(),
+                },
                 controllable: true,
             },
             None => Item::Vanishes,
@@ -310,7 +321,15 @@ pub(crate) async fn run_playback(core: &Core, chan: &Arc<Channel>, pb: Arc<Playb
             let mut g = pb.lock();
             g.index = idx;
             g.phase = PbPhase::Playing;
-            if matches!(item, Item::Fails | Item::Endless(_) | Item::Timed { controllable: true, .. }) {
+            if matches!(
+                item,
+                Item::Fails
+                    | Item::Endless(_)
+                    | Item::Timed {
+                        controllable: true,
+                        ..
+                    }
+            ) {
                 g.controllable = true;
             }
         }
@@ -319,12 +338,19 @@ pub(crate) async fn run_playback(core: &Core, chan: &Arc<Channel>, pb: Arc<Playb
             forget(core, &pb);
         }
         pb.emit(core, "PlaybackStarted");
+        if matches!(item, Item::Vanishes) {
+            // No final update for this item: the next one just starts.
+            continue;
+        }
         let outcome = if chan.interrupted(core) {
-            if core.is_shutdown() { Outcome::Shutdown } else { Outcome::Failed }
+            if core.is_shutdown() {
+                Outcome::Shutdown
+            } else {
+                Outcome::Failed
+            }
         } else {
             match item {
-                Item::Fails => Outcome::Failed,
-                Item::Vanishes => continue,
+                Item::Fails | Item::Vanishes => Outcome::Failed,
                 Item::Timed { len, heard, .. } => {
                     chan.add_heard(heard);
                     let offset = if idx == 0 { pb.offset_ms } else { 0 };
@@ -356,7 +382,13 @@ pub(crate) async fn run_playback(core: &Core, chan: &Arc<Channel>, pb: Arc<Playb
 
 /// Plays one item of `len` ms (None: endless) from `offset`, obeying
 /// pause/seek/stop and failing on hang-up.
-async fn play_item(core: &Core, chan: &Channel, pb: &Playback, len: Option<u64>, offset: u64) -> Outcome {
+async fn play_item(
+    core: &Core,
+    chan: &Channel,
+    pb: &Playback,
+    len: Option<u64>,
+    offset: u64,
+) -> Outcome {
     let mut pos = match len {
         Some(len) if offset >= len => len.saturating_sub(FRAME_MS),
         _ => offset,
@@ -377,7 +409,11 @@ async fn play_item(core: &Core, chan: &Channel, pb: &Playback, len: Option<u64>,
         }
         let (stop, seeks, paused) = {
             let mut g = pb.lock();
-            (g.stop, std::mem::take(&mut g.seeks), g.phase == PbPhase::Paused)
+            (
+                g.stop,
+                std::mem::take(&mut g.seeks),
+                g.phase == PbPhase::Paused,
+            )
         };
         if stop {
             return Outcome::Stopped;

@@ -148,7 +148,9 @@ impl LiveRecording {
             obj = obj.val("duration", &d);
         }
         if let (Some(total), Some(talking)) = (g.duration, g.talking) {
-            obj = obj.val("talking_duration", &talking).val("silence_duration", &(total - talking));
+            obj = obj
+                .val("talking_duration", &talking)
+                .val("silence_duration", &(total - talking));
         }
         obj.finish()
     }
@@ -161,7 +163,11 @@ impl LiveRecording {
 /// Removes a recording from the live registry (it then answers 404).
 pub(crate) fn forget(core: &Core, rec: &Arc<LiveRecording>) {
     let mut st = core.lock();
-    if st.recordings.get(&rec.opts.name).is_some_and(|r| Arc::ptr_eq(r, rec)) {
+    if st
+        .recordings
+        .get(&rec.opts.name)
+        .is_some_and(|r| Arc::ptr_eq(r, rec))
+    {
         st.recordings.remove(&rec.opts.name);
     }
 }
@@ -197,8 +203,12 @@ pub(crate) fn operate(core: &Core, rec: &Arc<LiveRecording>, op: &str) -> Result
             g.toggles.push((now, Toggle::Pause(false)));
         }
         (RecPhase::Recording, "unpause") | (RecPhase::Paused, "pause") => {}
-        (RecPhase::Recording | RecPhase::Paused, "mute") => g.toggles.push((now, Toggle::Mute(true))),
-        (RecPhase::Recording | RecPhase::Paused, "unmute") => g.toggles.push((now, Toggle::Mute(false))),
+        (RecPhase::Recording | RecPhase::Paused, "mute") => {
+            g.toggles.push((now, Toggle::Mute(true)))
+        }
+        (RecPhase::Recording | RecPhase::Paused, "unmute") => {
+            g.toggles.push((now, Toggle::Mute(false)))
+        }
         _ => return Err(ApiError::new(409, "Recording not in session")),
     }
     drop(g);
@@ -228,7 +238,10 @@ impl EndKind {
     /// Asterisk's positive `res`: the only ends after which trailing silence
     /// is trimmed from the file.
     fn trims(self) -> bool {
-        matches!(self, EndKind::Dtmf | EndKind::Silence | EndKind::MaxDuration)
+        matches!(
+            self,
+            EndKind::Dtmf | EndKind::Silence | EndKind::MaxDuration
+        )
     }
 }
 
@@ -291,7 +304,11 @@ impl Capture {
             return None;
         }
         for (a, b, mode) in tl.pieces(self.pos, to) {
-            let limit = if self.paused { None } else { self.duration_limit() };
+            let limit = if self.paused {
+                None
+            } else {
+                self.duration_limit()
+            };
             let b = match limit {
                 Some(l) => b.min(l.max(a)),
                 None => b,
@@ -362,10 +379,8 @@ impl Capture {
             CallerAudio::NoRtp => candidates.push(self.last_frame + NO_AUDIO_MS),
             _ => {}
         }
-        if !self.paused {
-            if let Some(l) = self.duration_limit() {
-                candidates.push(l);
-            }
+        if let (false, Some(l)) = (self.paused, self.duration_limit()) {
+            candidates.push(l);
         }
         candidates.into_iter().min()
     }
@@ -522,7 +537,9 @@ fn apply_events(
 /// Removes `ms` from the end of the runs (Asterisk's rewind + truncate).
 fn trim(runs: &mut Vec<(bool, u64)>, mut ms: u64) {
     while ms > 0 {
-        let Some((_, len)) = runs.last_mut() else { return };
+        let Some((_, len)) = runs.last_mut() else {
+            return;
+        };
         if *len > ms {
             *len -= ms;
             return;

@@ -82,7 +82,10 @@ impl Simulator {
             if self.app_connected() {
                 return true;
             }
-            if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+            if tokio::time::timeout_at(deadline, rx.changed())
+                .await
+                .is_err()
+            {
                 return self.app_connected();
             }
         }
@@ -146,7 +149,11 @@ impl Simulator {
             hangup: None,
             variables: HashMap::new(),
             heard: Vec::new(),
-            end: if active { None } else { Some(CallEnd::Rejected) },
+            end: if active {
+                None
+            } else {
+                Some(CallEnd::Rejected)
+            },
             audio: Timeline::new(now, CallerAudio::Silence),
             dtmf: Vec::new(),
         };
@@ -229,7 +236,9 @@ impl Simulator {
 
     /// Real time that `secs` virtual seconds take at the configured speed.
     pub fn real_duration(&self, secs: f64) -> Duration {
-        self.core().clock.real_duration(crate::clock::secs_to_ms(secs))
+        self.core()
+            .clock
+            .real_duration(crate::clock::secs_to_ms(secs))
     }
 }
 
@@ -240,5 +249,12 @@ pub(crate) fn uuid() -> String {
     let v = (v & !(0xf << 76)) | (0x4 << 76); // version 4
     let v = (v & !(0x3 << 62)) | (0x2 << 62); // RFC 4122 variant
     let h = format!("{v:032x}");
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }

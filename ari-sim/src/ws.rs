@@ -35,9 +35,8 @@ pub(crate) enum Out {
 pub(crate) struct ConnHandle(Option<Arc<socket2::Socket>>);
 
 impl
-    axum::extract::connect_info::Connected<
-        axum::serve::IncomingStream<'_, tokio::net::TcpListener>,
-    > for ConnHandle
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
+    for ConnHandle
 {
     fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
         let dup = socket2::SockRef::from(stream.io()).try_clone().ok();
@@ -57,12 +56,11 @@ pub(crate) struct Apps {
 impl Apps {
     /// Sends an event to the owner of `app`, if any.
     pub(crate) fn send(&self, app: &str, event: String) {
-        if let Some(Some(id)) = self.owners.get(app) {
-            if let Some(tx) = self.sockets.get(id) {
-                // A closed queue means the socket task is ending: the event is
-                // lost, exactly like an event sent to a deactivated app.
-                let _ = tx.send(Out::Event(event));
-            }
+        let owner = self.owners.get(app).copied().flatten();
+        if let Some(tx) = owner.and_then(|id| self.sockets.get(&id)) {
+            // A closed queue means the socket task is ending: the event is
+            // lost, exactly like an event sent to a deactivated app.
+            let _ = tx.send(Out::Event(event));
         }
     }
 
@@ -126,7 +124,12 @@ impl Apps {
 }
 
 /// Registers the socket and serves it until it closes.
-pub(crate) async fn serve_socket(core: Arc<Core>, ws: WebSocket, names: Vec<String>, conn: ConnHandle) {
+pub(crate) async fn serve_socket(
+    core: Arc<Core>,
+    ws: WebSocket,
+    names: Vec<String>,
+    conn: ConnHandle,
+) {
     let (tx, rx) = mpsc::unbounded_channel();
     let id = {
         let mut st = core.lock();

@@ -16,7 +16,9 @@ type IdPath = Result<Path<String>, PathRejection>;
 /// Default ms skipped by forward/reverse.
 const DEFAULT_SKIP_MS: u64 = 3000;
 /// Formats Asterisk can record in (others give 422).
-const FORMATS: &[&str] = &["wav", "gsm", "ulaw", "alaw", "sln", "slin", "g722", "wav49", "g729"];
+const FORMATS: &[&str] = &[
+    "wav", "gsm", "ulaw", "alaw", "sln", "slin", "g722", "wav49", "g729",
+];
 
 /// A channel that exists (in Stasis or not), or 404.
 fn find(core: &Core, id: &str) -> Result<Arc<Channel>, ApiError> {
@@ -39,7 +41,11 @@ fn find_control(core: &Core, id: &str) -> Result<Arc<Channel>, ApiError> {
 
 /// Queues a command, or 404 if the channel task is gone.
 fn push(chan: &Channel, cmd: Command) -> Result<(), ApiError> {
-    if chan.push(cmd) { Ok(()) } else { Err(ApiError::channel_not_found()) }
+    if chan.push(cmd) {
+        Ok(())
+    } else {
+        Err(ApiError::channel_not_found())
+    }
 }
 
 pub(super) async fn list(State(core): State<Arc<Core>>) -> ApiResult {
@@ -58,7 +64,10 @@ pub(super) async fn hangup(State(core): State<Arc<Core>>, id: IdPath, params: Pa
     let chan = find(&core, &seg(id)?)?;
     let cause = match (params.get("reason_code"), params.get("reason")) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::new(400, "The reason and reason_code can't both be specified"));
+            return Err(ApiError::new(
+                400,
+                "The reason and reason_code can't both be specified",
+            ));
         }
         (Some(code), None) => match code.trim().parse::<u32>() {
             Ok(code) => code,
@@ -133,14 +142,25 @@ fn start_play(core: &Core, id: &str, playback_id: Option<String>, params: &Param
     if offset < 0 {
         return Err(ApiError::new(400, "offsetms cannot be negative"));
     }
-    let skip = if skip == 0 { DEFAULT_SKIP_MS } else { skip as u64 };
+    let skip = if skip == 0 {
+        DEFAULT_SKIP_MS
+    } else {
+        skip as u64
+    };
     let language = match params.get("lang") {
         Some(lang) => lang.to_string(),
         None => chan.lock().snap.language.clone(),
     };
     let medias: Vec<String> = media.split(',').map(|m| m.trim().to_string()).collect();
     let pb_id = playback_id.unwrap_or_else(crate::sim::uuid);
-    let pb = Arc::new(Playback::new(pb_id.clone(), &chan, language, medias, skip, offset as u64));
+    let pb = Arc::new(Playback::new(
+        pb_id.clone(),
+        &chan,
+        language,
+        medias,
+        skip,
+        offset as u64,
+    ));
     let body = pb.json();
     core.lock().playbacks.insert(pb_id.clone(), pb.clone());
     if !chan.push(Command::Play(pb.clone())) {
@@ -157,28 +177,42 @@ pub(super) async fn record(State(core): State<Arc<Core>>, id: IdPath, params: Pa
     let format = params.required("format")?.to_string();
     let max_duration = params.int("maxDurationSeconds").unwrap_or(0);
     if max_duration < 0 {
-        return Err(ApiError::new(400, "max_duration_seconds cannot be negative"));
+        return Err(ApiError::new(
+            400,
+            "max_duration_seconds cannot be negative",
+        ));
     }
     let max_silence = params.int("maxSilenceSeconds").unwrap_or(0);
     if max_silence < 0 {
         return Err(ApiError::new(400, "max_silence_seconds cannot be negative"));
     }
     let chan = find_control(&core, &id)?;
-    let terminate = match params.get("terminateOn").map(str::to_ascii_lowercase).as_deref() {
+    let terminate = match params
+        .get("terminateOn")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         None | Some("none") => Terminate::None,
         Some("any") => Terminate::Any,
         Some("#") => Terminate::Digit('#'),
         Some("*") => Terminate::Digit('*'),
         Some(_) => return Err(ApiError::new(400, "terminateOn invalid")),
     };
-    let if_exists = match params.get("ifExists").map(str::to_ascii_lowercase).as_deref() {
+    let if_exists = match params
+        .get("ifExists")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         None | Some("fail") => IfExists::Fail,
         Some("overwrite") => IfExists::Overwrite,
         Some("append") => IfExists::Append,
         Some(_) => return Err(ApiError::new(400, "ifExists invalid")),
     };
     if !FORMATS.contains(&format.as_str()) {
-        return Err(ApiError::new(422, "specified format is unknown on this system"));
+        return Err(ApiError::new(
+            422,
+            "specified format is unknown on this system",
+        ));
     }
     if name.starts_with('/') || name.split('/').any(|part| part == "..") {
         return Err(ApiError::new(400, "Recording name invalid"));
@@ -209,14 +243,19 @@ pub(super) async fn record(State(core): State<Arc<Core>>, id: IdPath, params: Pa
         crate::recording::forget(&core, &rec);
         return Err(ApiError::channel_not_found());
     }
-    Ok(created(&format!("/recordings/live/{}", encode(&name)), body))
+    Ok(created(
+        &format!("/recordings/live/{}", encode(&name)),
+        body,
+    ))
 }
 
 /// Percent-encodes a name for a `Location` header.
 fn encode(name: &str) -> String {
     name.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -224,12 +263,22 @@ fn encode(name: &str) -> String {
 
 /// `POST /continue`: where to go follows Asterisk's rules (no context =>
 /// current context; no arguments at all => next priority).
-pub(super) async fn continue_in_dialplan(State(core): State<Arc<Core>>, id: IdPath, params: Params) -> ApiResult {
+pub(super) async fn continue_in_dialplan(
+    State(core): State<Arc<Core>>,
+    id: IdPath,
+    params: Params,
+) -> ApiResult {
     let chan = find_control(&core, &seg(id)?)?;
     let dp = chan.lock().snap.dialplan.clone();
     let (context, exten) = match params.get("context") {
-        None => (dp.context.clone(), params.get("extension").unwrap_or(&dp.exten).to_string()),
-        Some(ctx) => (ctx.to_string(), params.get("extension").unwrap_or("s").to_string()),
+        None => (
+            dp.context.clone(),
+            params.get("extension").unwrap_or(&dp.exten).to_string(),
+        ),
+        Some(ctx) => (
+            ctx.to_string(),
+            params.get("extension").unwrap_or("s").to_string(),
+        ),
     };
     let priority = if let Some(label) = params.get("label") {
         match label.trim().parse::<i64>() {
@@ -245,7 +294,14 @@ pub(super) async fn continue_in_dialplan(State(core): State<Arc<Core>>, id: IdPa
         1
     };
     let priority = u32::try_from(priority.max(1)).unwrap_or(u32::MAX);
-    push(&chan, Command::Continue { context, exten, priority })?;
+    push(
+        &chan,
+        Command::Continue {
+            context,
+            exten,
+            priority,
+        },
+    )?;
     Ok(no_content())
 }
 
@@ -257,13 +313,20 @@ pub(super) async fn dtmf(State(core): State<Arc<Core>>, id: IdPath, params: Para
         .ok_or_else(|| ApiError::new(400, "DTMF is required"))?;
     let ms = |key: &str, default: i64| params.int(key).unwrap_or(default).max(0) as u64;
     let n = digits.chars().count() as u64;
-    let total_ms = ms("before", 0) + n * ms("duration", 100) + n.saturating_sub(1) * ms("between", 100) + ms("after", 0);
+    let total_ms = ms("before", 0)
+        + n * ms("duration", 100)
+        + n.saturating_sub(1) * ms("between", 100)
+        + ms("after", 0);
     push(&chan, Command::SendDtmf { total_ms })?;
     Ok(no_content())
 }
 
 /// `POST /variable`: synchronous, behind the queue.
-pub(super) async fn set_var(State(core): State<Arc<Core>>, id: IdPath, params: Params) -> ApiResult {
+pub(super) async fn set_var(
+    State(core): State<Arc<Core>>,
+    id: IdPath,
+    params: Params,
+) -> ApiResult {
     let chan = find_control(&core, &seg(id)?)?;
     let name = params
         .get("variable")
@@ -271,14 +334,25 @@ pub(super) async fn set_var(State(core): State<Arc<Core>>, id: IdPath, params: P
         .to_string();
     let value = params.0.get("value").cloned().unwrap_or_default();
     let (tx, rx) = oneshot::channel();
-    push(&chan, Command::SetVar { name, value, reply: tx })?;
+    push(
+        &chan,
+        Command::SetVar {
+            name,
+            value,
+            reply: tx,
+        },
+    )?;
     match rx.await {
         Ok(()) => Ok(no_content()),
         Err(_) => Err(ApiError::channel_not_found()),
     }
 }
 
-pub(super) async fn get_var(State(core): State<Arc<Core>>, id: IdPath, params: Params) -> ApiResult {
+pub(super) async fn get_var(
+    State(core): State<Arc<Core>>,
+    id: IdPath,
+    params: Params,
+) -> ApiResult {
     let chan = find_control(&core, &seg(id)?)?;
     let name = params
         .get("variable")

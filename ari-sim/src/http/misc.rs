@@ -24,12 +24,21 @@ pub(super) async fn ping(State(core): State<Arc<Core>>) -> ApiResult {
 }
 
 pub(super) async fn info(State(core): State<Arc<Core>>) -> ApiResult {
-    let system = Obj::new().str("version", "22.10.1").str("entity_id", ASTERISK_ID).finish();
+    let system = Obj::new()
+        .str("version", "22.10.1")
+        .str("entity_id", ASTERISK_ID)
+        .finish();
     let status = Obj::new()
         .str("startup_time", &core.clock.timestamp_at(0))
         .str("last_reload_time", &core.clock.timestamp_at(0))
         .finish();
-    Ok(json(200, Obj::new().raw("system", &system).raw("status", &status).finish()))
+    Ok(json(
+        200,
+        Obj::new()
+            .raw("system", &system)
+            .raw("status", &status)
+            .finish(),
+    ))
 }
 
 /// The Application JSON; `channel_ids` are the app's channels in Stasis,
@@ -87,7 +96,9 @@ pub(super) async fn events(
         return Err(ApiError::new(400, "Missing param app"));
     }
     let upgrade = upgrade.map_err(|_| ApiError::new(400, "Expected a websocket upgrade"))?;
-    let conn = conn.map(|c| c.0).map_err(|_| ApiError::new(500, "No connection info"))?;
+    let conn = conn
+        .map(|c| c.0)
+        .map_err(|_| ApiError::new(500, "No connection info"))?;
     Ok(upgrade
         .on_upgrade(move |ws| crate::ws::serve_socket(core, ws, apps, conn))
         .into_response())
@@ -106,10 +117,16 @@ pub(super) async fn mailbox_get(State(core): State<Arc<Core>>, name: NamePath) -
     }
 }
 
-pub(super) async fn mailbox_put(State(core): State<Arc<Core>>, name: NamePath, params: Params) -> ApiResult {
+pub(super) async fn mailbox_put(
+    State(core): State<Arc<Core>>,
+    name: NamePath,
+    params: Params,
+) -> ApiResult {
     let name = seg(name)?;
     let count = |key: &str| u32::try_from(params.int(key).unwrap_or(0).max(0)).unwrap_or(u32::MAX);
-    core.lock().mailboxes.put(&name, count("oldMessages"), count("newMessages"));
+    core.lock()
+        .mailboxes
+        .put(&name, count("oldMessages"), count("newMessages"));
     Ok(no_content())
 }
 

@@ -77,7 +77,10 @@ pub(crate) struct Params(HashMap<String, String>);
 impl Params {
     /// A non-empty parameter (Asterisk treats empty as absent).
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str).filter(|v| !v.is_empty())
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     /// An integer parameter read like C's `atoi` (garbage reads as 0).
@@ -109,7 +112,11 @@ fn atoi(text: &str) -> i64 {
         Some(rest) => (-1, rest),
         None => (1, text.strip_prefix('+').unwrap_or(text)),
     };
-    let digits: String = digits.chars().take_while(char::is_ascii_digit).take(18).collect();
+    let digits: String = digits
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .take(18)
+        .collect();
     digits.parse::<i64>().map(|n| sign * n).unwrap_or(0)
 }
 
@@ -175,15 +182,26 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
         .route("/mailboxes", get(misc::mailboxes))
         .route(
             "/mailboxes/{name}",
-            get(misc::mailbox_get).put(misc::mailbox_put).delete(misc::mailbox_delete),
+            get(misc::mailbox_get)
+                .put(misc::mailbox_put)
+                .delete(misc::mailbox_delete),
         )
         .route("/channels", get(channels::list))
-        .route("/channels/{id}", get(channels::get_one).delete(channels::hangup))
+        .route(
+            "/channels/{id}",
+            get(channels::get_one).delete(channels::hangup),
+        )
         .route("/channels/{id}/answer", post(channels::answer))
         .route("/channels/{id}/play", post(channels::play))
-        .route("/channels/{id}/play/{playback_id}", post(channels::play_with_id))
+        .route(
+            "/channels/{id}/play/{playback_id}",
+            post(channels::play_with_id),
+        )
         .route("/channels/{id}/record", post(channels::record))
-        .route("/channels/{id}/continue", post(channels::continue_in_dialplan))
+        .route(
+            "/channels/{id}/continue",
+            post(channels::continue_in_dialplan),
+        )
         .route("/channels/{id}/dtmf", post(channels::dtmf))
         .route(
             "/channels/{id}/variable",
@@ -193,14 +211,23 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
             "/playbacks/{id}",
             get(recordings::playback_get).delete(recordings::playback_stop),
         )
-        .route("/playbacks/{id}/control", post(recordings::playback_control))
+        .route(
+            "/playbacks/{id}/control",
+            post(recordings::playback_control),
+        )
         .route("/recordings/stored", get(recordings::stored_list))
         .route(
             "/recordings/stored/{name}",
             get(recordings::stored_get).delete(recordings::stored_delete),
         )
-        .route("/recordings/stored/{name}/file", get(recordings::stored_file))
-        .route("/recordings/stored/{name}/copy", post(recordings::stored_copy))
+        .route(
+            "/recordings/stored/{name}/file",
+            get(recordings::stored_file),
+        )
+        .route(
+            "/recordings/stored/{name}/copy",
+            post(recordings::stored_copy),
+        )
         .route(
             "/recordings/live/{name}",
             get(recordings::live_get).delete(recordings::live_cancel),
@@ -241,7 +268,11 @@ async fn gate(State(core): State<Arc<Core>>, req: Request, next: Next) -> Respon
         resp
     };
     let status = resp.status().as_u16();
-    core.lock().log.push(LoggedRequest { method, path, status });
+    core.lock().log.push(LoggedRequest {
+        method,
+        path,
+        status,
+    });
     resp
 }
 
@@ -286,7 +317,9 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
 }
 
 /// A decoded path segment, or 404 like a router miss.
-pub(crate) fn seg<T>(path: Result<axum::extract::Path<T>, axum::extract::rejection::PathRejection>) -> Result<T, ApiError> {
+pub(crate) fn seg<T>(
+    path: Result<axum::extract::Path<T>, axum::extract::rejection::PathRejection>,
+) -> Result<T, ApiError> {
     path.map(|p| p.0)
         .map_err(|_| ApiError::new(404, "Resource not found"))
 }
@@ -297,7 +330,10 @@ mod tests {
 
     #[test]
     fn base64_round() {
-        assert_eq!(base64_decode("dm9pY2Vwb3J0YWw6c2VjcmV0").as_deref(), Some(&b"voiceportal:secret"[..]));
+        assert_eq!(
+            base64_decode("dm9pY2Vwb3J0YWw6c2VjcmV0").as_deref(),
+            Some(&b"voiceportal:secret"[..])
+        );
         assert_eq!(base64_decode("!!"), None);
     }
 

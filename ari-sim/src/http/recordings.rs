@@ -32,7 +32,11 @@ pub(super) async fn playback_stop(State(core): State<Arc<Core>>, id: NamePath) -
 }
 
 /// The operation is checked before the playback is looked up, as in Asterisk.
-pub(super) async fn playback_control(State(core): State<Arc<Core>>, id: NamePath, params: Params) -> ApiResult {
+pub(super) async fn playback_control(
+    State(core): State<Arc<Core>>,
+    id: NamePath,
+    params: Params,
+) -> ApiResult {
     let id = seg(id)?;
     let op = params
         .get("operation")
@@ -70,24 +74,45 @@ pub(super) async fn stored_delete(State(core): State<Arc<Core>>, name: NamePath)
 
 pub(super) async fn stored_file(State(core): State<Arc<Core>>, name: NamePath) -> ApiResult {
     let name = seg(name)?;
-    let rec = core.lock().stored.get(&name).cloned().ok_or_else(recording_not_found)?;
+    let rec = core
+        .lock()
+        .stored
+        .get(&name)
+        .cloned()
+        .ok_or_else(recording_not_found)?;
     let content_type = match rec.format.as_str() {
         "wav" => "audio/wav",
         "gsm" => "audio/x-gsm",
         "ulaw" => "audio/basic",
         _ => "application/octet-stream",
     };
-    Ok((StatusCode::OK, [(header::CONTENT_TYPE, content_type)], rec.file_bytes()).into_response())
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, content_type)],
+        rec.file_bytes(),
+    )
+        .into_response())
 }
 
 /// `POST .../copy`: 200 (not 201), 409 if the destination exists.
-pub(super) async fn stored_copy(State(core): State<Arc<Core>>, name: NamePath, params: Params) -> ApiResult {
+pub(super) async fn stored_copy(
+    State(core): State<Arc<Core>>,
+    name: NamePath,
+    params: Params,
+) -> ApiResult {
     let name = seg(name)?;
     let dest = params.required("destinationRecordingName")?.to_string();
     let mut st = core.lock();
-    let rec = st.stored.get(&name).cloned().ok_or_else(recording_not_found)?;
+    let rec = st
+        .stored
+        .get(&name)
+        .cloned()
+        .ok_or_else(recording_not_found)?;
     if st.stored.get(&dest).is_some() {
-        return Err(ApiError::new(409, "A recording with the same name already exists on the system"));
+        return Err(ApiError::new(
+            409,
+            "A recording with the same name already exists on the system",
+        ));
     }
     if dest.starts_with('/') || dest.split('/').any(|part| part == "..") {
         return Err(ApiError::new(400, "Invalid destination recording name"));
