@@ -35,6 +35,8 @@ use std::str::FromStr;
 use chrono::{Month, Weekday};
 use serde::{Deserialize, Serialize};
 
+use super::pin::PinRejection;
+
 /// The folder (under each language's sound folder) that holds the project's own
 /// prompts; a sound name starting with it is ours, any other is an Asterisk core
 /// sound.
@@ -219,7 +221,7 @@ catalogue! {
     PinRepeatedDigit => "voiceportal/pin-repeated-digit",
     /// "A PIN of ascending or descending digits is not allowed."
     PinSequence => "voiceportal/pin-sequence",
-    /// "Your PIN cannot be your mailbox number, or your mailbox number reversed."
+    /// "Your PIN cannot contain your mailbox number, forwards or backwards."
     PinIsMailboxNumber => "voiceportal/pin-mailbox-number",
     /// "Your PIN cannot be your organisation's default PIN."
     PinIsDefault => "voiceportal/pin-default",
@@ -388,6 +390,27 @@ impl Prompt {
         self.sound()
             .strip_prefix(OWN_DIR)
             .and_then(|rest| rest.strip_prefix('/'))
+    }
+}
+
+impl Prompt {
+    /// The sentence that tells the caller why the PIN they chose was refused.
+    ///
+    /// The match is exhaustive on purpose: a new policy rule does not compile
+    /// until it has something to say. For a length rule, the flow may follow with
+    /// [`Prompt::PinAtLeast`] / [`Prompt::PinAtMost`], `number:<n>` and
+    /// [`Prompt::Digits`], since the limits are configurable.
+    pub fn for_rejection(rejection: &PinRejection) -> Prompt {
+        match rejection {
+            PinRejection::NotDigits => Prompt::PinDigitsOnly,
+            PinRejection::TooShort { .. } => Prompt::PinTooShort,
+            PinRejection::TooLong { .. } => Prompt::PinTooLong,
+            PinRejection::RepeatedDigit => Prompt::PinRepeatedDigit,
+            PinRejection::Sequence => Prompt::PinSequence,
+            PinRejection::MailboxNumber => Prompt::PinIsMailboxNumber,
+            PinRejection::DefaultPin => Prompt::PinIsDefault,
+            PinRejection::RecentlyUsed => Prompt::PinRecentlyUsed,
+        }
     }
 }
 
@@ -641,6 +664,27 @@ mod tests {
                 "{password_prompt}"
             );
         }
+    }
+
+    #[test]
+    fn every_pin_rejection_has_a_spoken_reason() {
+        let rejections = [
+            PinRejection::NotDigits,
+            PinRejection::TooShort { min: 6 },
+            PinRejection::TooLong { max: 12 },
+            PinRejection::RepeatedDigit,
+            PinRejection::Sequence,
+            PinRejection::MailboxNumber,
+            PinRejection::DefaultPin,
+            PinRejection::RecentlyUsed,
+        ];
+        let prompts: HashSet<Prompt> = rejections.iter().map(Prompt::for_rejection).collect();
+        assert_eq!(prompts.len(), rejections.len(), "one reason per rule");
+        assert!(prompts.iter().all(|p| !p.is_core()));
+        assert_eq!(
+            Prompt::for_rejection(&PinRejection::MailboxNumber),
+            Prompt::PinIsMailboxNumber
+        );
     }
 
     #[test]
