@@ -344,7 +344,7 @@ return reply(s)
 
 /// Clears everything: strikes, lock, attempts in flight.
 const UNLOCK: &str = r#"
-redis.call('DEL', key)
+redis.call('DEL', KEYS[1])
 return 1
 "#;
 
