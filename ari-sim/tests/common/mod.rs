@@ -80,6 +80,8 @@ pub struct AppSocket {
     reader: tokio::task::JoinHandle<()>,
     tcp: Option<socket2::Socket>,
     pub closed: Arc<watch::Sender<bool>>,
+    /// How the server ended the socket: "close frame", "error" or "eof".
+    pub ended: Arc<Mutex<Option<&'static str>>>,
 }
 
 pub fn ws_url(sim: &Simulator, app: &str) -> String {
@@ -110,18 +112,28 @@ impl AppSocket {
         let (write, mut read) = ws.split();
         let log = log.clone();
         let closed = Arc::new(watch::Sender::new(false));
-        let closed2 = closed.clone();
+        let ended = Arc::new(Mutex::new(None));
+        let (closed2, ended2) = (closed.clone(), ended.clone());
         let reader = tokio::spawn(async move {
+            let mut how = "eof";
             while let Some(msg) = read.next().await {
                 match msg {
                     Ok(Message::Text(text)) => {
                         let value: Value = serde_json::from_str(&text).expect("event is JSON");
                         log.push(ordinal, value);
                     }
-                    Ok(Message::Close(_)) | Err(_) => break,
+                    Ok(Message::Close(_)) => {
+                        how = "close frame";
+                        break;
+                    }
+                    Err(_) => {
+                        how = "error";
+                        break;
+                    }
                     Ok(_) => {}
                 }
             }
+            *ended2.lock().unwrap() = Some(how);
             closed2.send_replace(true);
         });
         AppSocket {
@@ -129,6 +141,7 @@ impl AppSocket {
             reader,
             tcp,
             closed,
+            ended,
         }
     }
 
