@@ -204,7 +204,9 @@ impl PinHasher {
 
     /// Spends the same work as verifying against a hash of the current cost, and
     /// learns nothing: for an unknown mailbox, so that a wrong mailbox number takes
-    /// as long as a wrong PIN and mailboxes cannot be enumerated by timing.
+    /// as long as a wrong PIN and mailboxes cannot be enumerated by timing. (Stored
+    /// hashes made with an older cost take as long as that cost; they are replaced
+    /// the next time their owner changes the PIN.)
     pub fn verify_dummy(&self, pin: &Pin) {
         std::hint::black_box(self.verify(pin, &self.dummy));
     }

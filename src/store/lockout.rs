@@ -17,6 +17,15 @@
 //! number of verifications that can still fail before the lock is bounded by what
 //! is left of the quota.
 //!
+//! A success resets the strikes but leaves other attempts in flight in place, so
+//! they keep holding their share of the quota in the new period. An admin
+//! [`Store::unlock`] is the one exception: it voids the attempts in flight (a
+//! clean slate is what the administrator asked for), so a verification already
+//! under way when the administrator unlocks can come on top of the new quota. That
+//! needs an administrator's action and is bounded by `max_failed_attempts`; such an
+//! attempt's failure still counts as a strike in the new period (see
+//! [`Store::finish_attempt`]).
+//!
 //! # Crashes and expiry
 //!
 //! A reservation carries an expiry (`attempt_ttl`). If the instance dies between
@@ -420,6 +429,9 @@ impl Store {
     /// failure by the expiry: finishing it with a failure adds nothing, with a
     /// success still resets the strikes. A token voided by [`Store::unlock`] while
     /// in flight counts a failure if its reservation has not expired yet.
+    ///
+    /// `locked: true` after a success means the subject was locked in the meantime
+    /// (by other calls' failures or an expiry): the flow must not log the caller in.
     pub async fn finish_attempt(
         &self,
         subject: &LockSubject,
