@@ -56,7 +56,11 @@ impl App {
                 self.config.ari.username),
         }
         let (items_tx, items_rx) = mpsc::unbounded_channel();
-        let socket = tokio::spawn(websocket::run(self.config.ari.clone(), items_tx));
+        // Dropping the guard stops the websocket, also when this future is dropped.
+        let _socket = AbortOnDrop(tokio::spawn(websocket::run(
+            self.config.ari.clone(),
+            items_tx,
+        )));
         let handler = Arc::new(Flows {
             config: self.config.clone(),
             store: self.store.clone(),
@@ -69,7 +73,15 @@ impl App {
             flows::apology(),
         );
         router.run(items_rx, shutdown).await;
-        socket.abort();
         info!("voiceportal stopped");
+    }
+}
+
+/// Aborts a background task when its owner goes away.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -62,9 +62,8 @@ impl Store {
             .ids
             .into_iter()
             .map(|entry| {
-                let field = |name: &str| -> String {
-                    entry.get::<String>(name).unwrap_or_default()
-                };
+                let field =
+                    |name: &str| -> String { entry.get::<String>(name).unwrap_or_default() };
                 AuditEntry {
                     actor: field("actor"),
                     action: field("action"),

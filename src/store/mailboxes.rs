@@ -227,9 +227,7 @@ return existed
             .iter()
             .filter_map(|r| MailboxId::parse(r).ok())
             .collect();
-        ids.sort_by(|a, b| {
-            (a.as_str().len(), a.as_str()).cmp(&(b.as_str().len(), b.as_str()))
-        });
+        ids.sort_by(|a, b| (a.as_str().len(), a.as_str()).cmp(&(b.as_str().len(), b.as_str())));
         Ok(ids)
     }
 
@@ -286,7 +284,11 @@ return 1
     }
 
     /// Records that the owner's spoken name exists (or was removed).
-    pub async fn set_name_recorded(&self, id: &MailboxId, recorded: bool) -> Result<(), StoreError> {
+    pub async fn set_name_recorded(
+        &self,
+        id: &MailboxId,
+        recorded: bool,
+    ) -> Result<(), StoreError> {
         const SET: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'name_recorded', ARGV[1])

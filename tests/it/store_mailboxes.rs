@@ -30,9 +30,20 @@ async fn create_read_update_delete() {
     record.timezone = "Europe/Paris".into();
     record.pin_origin = PinOrigin::Default;
     record.must_change = true;
-    assert!(store.create_mailbox(&record, Some("$argon2id$fake")).await.unwrap());
-    assert!(!store.create_mailbox(&record, None).await.unwrap(), "created twice");
-    assert_eq!(store.mailbox(&id("1001")).await.unwrap(), Some(record.clone()));
+    assert!(
+        store
+            .create_mailbox(&record, Some("$argon2id$fake"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store.create_mailbox(&record, None).await.unwrap(),
+        "created twice"
+    );
+    assert_eq!(
+        store.mailbox(&id("1001")).await.unwrap(),
+        Some(record.clone())
+    );
     assert_eq!(
         store.pin_hash(&id("1001")).await.unwrap().as_deref(),
         Some("$argon2id$fake")
@@ -41,14 +52,31 @@ async fn create_read_update_delete() {
     record.email = Some("alice@example.com".into());
     assert!(store.update_mailbox(&record).await.unwrap());
     assert_eq!(
-        store.mailbox(&id("1001")).await.unwrap().unwrap().email.as_deref(),
+        store
+            .mailbox(&id("1001"))
+            .await
+            .unwrap()
+            .unwrap()
+            .email
+            .as_deref(),
         Some("alice@example.com")
     );
-    assert!(!store.update_mailbox(&MailboxRecord::new(id("9"))).await.unwrap());
+    assert!(
+        !store
+            .update_mailbox(&MailboxRecord::new(id("9")))
+            .await
+            .unwrap()
+    );
     assert_eq!(store.mailbox(&id("9")).await.unwrap(), None);
 
-    store.create_mailbox(&MailboxRecord::new(id("999")), None).await.unwrap();
-    store.create_mailbox(&MailboxRecord::new(id("1000")), None).await.unwrap();
+    store
+        .create_mailbox(&MailboxRecord::new(id("999")), None)
+        .await
+        .unwrap();
+    store
+        .create_mailbox(&MailboxRecord::new(id("1000")), None)
+        .await
+        .unwrap();
     let ids: Vec<String> = store
         .mailbox_ids()
         .await
@@ -61,7 +89,10 @@ async fn create_read_update_delete() {
     assert!(store.delete_mailbox(&id("1001")).await.unwrap());
     assert!(!store.delete_mailbox(&id("1001")).await.unwrap());
     let mut conn = redis.connection();
-    let left: Vec<String> = redis::cmd("KEYS").arg("vp:{1001}:*").query(&mut conn).unwrap();
+    let left: Vec<String> = redis::cmd("KEYS")
+        .arg("vp:{1001}:*")
+        .query(&mut conn)
+        .unwrap();
     assert!(left.is_empty(), "{left:?}");
 }
 
@@ -69,27 +100,56 @@ async fn create_read_update_delete() {
 async fn set_pin_keeps_history_of_user_pins_only() {
     let (store, _redis) = store().await;
     let m = id("1001");
-    store.create_mailbox(&MailboxRecord::new(m.clone()), None).await.unwrap();
-    store.set_pin(&m, "h-temp", PinOrigin::Temporary, 5).await.unwrap();
+    store
+        .create_mailbox(&MailboxRecord::new(m.clone()), None)
+        .await
+        .unwrap();
+    store
+        .set_pin(&m, "h-temp", PinOrigin::Temporary, 5)
+        .await
+        .unwrap();
     let record = store.mailbox(&m).await.unwrap().unwrap();
-    assert_eq!((record.pin_origin, record.must_change), (PinOrigin::Temporary, true));
+    assert_eq!(
+        (record.pin_origin, record.must_change),
+        (PinOrigin::Temporary, true)
+    );
     assert!(store.pin_history(&m).await.unwrap().is_empty());
     for n in 1..=7 {
-        store.set_pin(&m, &format!("h{n}"), PinOrigin::User, 5).await.unwrap();
+        store
+            .set_pin(&m, &format!("h{n}"), PinOrigin::User, 5)
+            .await
+            .unwrap();
     }
     let record = store.mailbox(&m).await.unwrap().unwrap();
-    assert_eq!((record.pin_origin, record.must_change), (PinOrigin::User, false));
-    assert_eq!(store.pin_history(&m).await.unwrap(), ["h7", "h6", "h5", "h4", "h3"]);
-    assert!(!store.set_pin(&id("2"), "h", PinOrigin::User, 5).await.unwrap());
+    assert_eq!(
+        (record.pin_origin, record.must_change),
+        (PinOrigin::User, false)
+    );
+    assert_eq!(
+        store.pin_history(&m).await.unwrap(),
+        ["h7", "h6", "h5", "h4", "h3"]
+    );
+    assert!(
+        !store
+            .set_pin(&id("2"), "h", PinOrigin::User, 5)
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test]
 async fn audit_entries_come_back_in_order() {
     let (store, _redis) = store().await;
     store.audit("alice", "create", "1001", "").await.unwrap();
-    store.audit("bob", "reset-pin", "1001", "pin=default").await.unwrap();
+    store
+        .audit("bob", "reset-pin", "1001", "pin=default")
+        .await
+        .unwrap();
     let log = store.audit_log(10).await.unwrap();
-    let actions: Vec<_> = log.iter().map(|e| (e.actor.as_str(), e.action.as_str())).collect();
+    let actions: Vec<_> = log
+        .iter()
+        .map(|e| (e.actor.as_str(), e.action.as_str()))
+        .collect();
     assert_eq!(actions, [("alice", "create"), ("bob", "reset-pin")]);
     assert_eq!(log[1].detail, "pin=default");
 }

@@ -1,1 +1,30 @@
+pub mod app;
+pub mod probe;
 pub mod redis;
+
+use ari_sim::Simulator;
+use futures_util::StreamExt;
+
+/// An events websocket for the simulator's app with nobody behind it, so calls can
+/// enter Stasis while a test drives ARI by hand. Frames are read (and dropped) in the
+/// background, as Asterisk closes sockets that do not read. Dropping the handle
+/// closes the socket.
+pub async fn bare_app(sim: &Simulator) -> tokio::task::JoinHandle<()> {
+    let config = sim.config();
+    let url = format!(
+        "{}/ari/events?app={}&api_key={}:{}",
+        sim.base_url().replacen("http://", "ws://", 1),
+        config.app,
+        config.username,
+        config.password
+    );
+    let (socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect a bare app websocket");
+    let reader = tokio::spawn(async move {
+        let (_sink, mut stream) = socket.split();
+        while stream.next().await.is_some() {}
+    });
+    assert!(sim.wait_app_connected(app::WAIT).await);
+    reader
+}

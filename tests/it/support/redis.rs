@@ -22,7 +22,6 @@ static NEXT_DB: AtomicU32 = AtomicU32::new(1);
 /// A fresh, empty logical database of the shared test server.
 pub struct TestRedis {
     pub url: String,
-    pub port: u16,
 }
 
 impl TestRedis {
@@ -36,9 +35,13 @@ impl TestRedis {
         redis::cmd("FLUSHDB")
             .query::<()>(&mut conn)
             .expect("flush test db");
+        TestRedis { url }
+    }
+
+    /// An address for tests that need a config but no Redis at all.
+    pub fn unused() -> TestRedis {
         TestRedis {
-            url,
-            port: server.port,
+            url: "redis://127.0.0.1:1/0".into(),
         }
     }
 
@@ -119,10 +122,10 @@ fn wait_ready(port: u16) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
     let url = format!("redis://127.0.0.1:{port}/0");
     while Instant::now() < deadline {
-        if let Ok(mut conn) = redis::Client::open(url.as_str()).and_then(|c| c.get_connection()) {
-            if redis::cmd("PING").query::<String>(&mut conn).is_ok() {
-                return true;
-            }
+        if let Ok(mut conn) = redis::Client::open(url.as_str()).and_then(|c| c.get_connection())
+            && redis::cmd("PING").query::<String>(&mut conn).is_ok()
+        {
+            return true;
         }
         std::thread::sleep(Duration::from_millis(50));
     }

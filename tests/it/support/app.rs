@@ -1,0 +1,103 @@
+//! The service under test, built through the production path (`App::build`) and
+//! pointed at the ARI simulator and a fresh Redis database.
+
+use std::time::Duration;
+
+use ari_sim::{SimConfig, Simulator};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use voiceportal::app::App;
+use voiceportal::config::{Config, Secret};
+
+use super::redis::TestRedis;
+
+/// How long tests wait for something the service should do promptly.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub struct TestApp {
+    pub sim: Simulator,
+    pub config: Config,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// A simulator with default settings and the service connected to it.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(SimConfig::default(), |_| {}).await
+}
+
+pub async fn spawn_app_with(sim_config: SimConfig, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let sim = Simulator::start(sim_config)
+        .await
+        .expect("start the ARI simulator");
+    let redis = TestRedis::fresh();
+    let mut config = test_config(&sim, &redis);
+    tweak(&mut config);
+    let mut app = TestApp {
+        sim,
+        config,
+        stop: None,
+        task: None,
+    };
+    app.start().await;
+    app
+}
+
+/// Production defaults, with the simulator's address and timers scaled to its
+/// virtual time so the suite stays quick, yet generous enough for a loaded machine.
+pub fn test_config(sim: &Simulator, redis: &TestRedis) -> Config {
+    let sim_config = sim.config();
+    let mut config = Config::default();
+    config.ari.url = sim.base_url();
+    config.ari.username = sim_config.username.clone();
+    config.ari.password = Secret::new(sim_config.password.clone());
+    config.ari.app = sim_config.app.clone();
+    config.ari.reconnect_min = Duration::from_millis(20);
+    config.ari.reconnect_max = Duration::from_millis(200);
+    config.redis.url = redis.url.clone();
+    config.call.first_digit_timeout = Duration::from_secs(2);
+    config.call.inter_digit_timeout = Duration::from_secs(1);
+    config.call.collect_timeout = Duration::from_secs(20);
+    config.call.prompt_timeout = Duration::from_secs(5);
+    config.call.record_grace = Duration::from_secs(2);
+    config.call.hangup_grace = Duration::from_millis(500);
+    config
+}
+
+impl TestApp {
+    /// Starts (or restarts) the service and waits until its websocket is connected.
+    pub async fn start(&mut self) {
+        let app = App::build(self.config.clone())
+            .await
+            .expect("build the app");
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        self.stop = Some(stop_tx);
+        self.task = Some(tokio::spawn(app.run(async {
+            let _ = stop_rx.await;
+        })));
+        assert!(
+            self.sim.wait_app_connected(WAIT).await,
+            "the service did not connect its events websocket"
+        );
+    }
+
+    /// Stops the service as a crash would: its call tasks vanish with it.
+    pub async fn stop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+        self.stop = None;
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! The events websocket going away and coming back, and a restart of the service
+//! while calls are in Stasis: nobody is left in silence, new calls work.
+
+use ari_sim::{CallEnd, Dial, Drop as WsDrop};
+
+use crate::support::app::{WAIT, spawn_app};
+
+#[tokio::test]
+async fn a_dropped_websocket_is_restored_and_calls_go_on() {
+    let app = spawn_app().await;
+    let caller = app.sim.dial(Dial::portal("1001")).await;
+    caller.expect_sound("vm-login", WAIT).await;
+
+    app.sim.drop_websocket(WsDrop::Abort).await;
+    // While the socket is down, Stasis() fails at once (the phone gets 603).
+    let refused = app.sim.dial(Dial::portal("1002")).await;
+    if !app.sim.app_connected() {
+        assert!(refused.stasis_failed());
+    }
+    assert!(app.sim.wait_app_connected(WAIT).await, "no reconnection");
+
+    // The call that lived through the gap still works.
+    caller.press("1001#").await;
+    caller.expect_sound("vm-password", WAIT).await;
+    caller.press("1234#").await;
+    caller.expect_sound("vm-goodbye", WAIT).await;
+    assert!(matches!(
+        caller.wait_end(WAIT).await,
+        Some(CallEnd::HungUpByApp { .. })
+    ));
+
+    // New calls work after the reconnection.
+    let next = app.sim.dial(Dial::portal("1003")).await;
+    assert!(!next.stasis_failed());
+    next.expect_sound("vm-login", WAIT).await;
+    next.hangup().await;
+}
+
+#[tokio::test]
+async fn a_close_frame_drop_reconnects_too() {
+    let app = spawn_app().await;
+    app.sim.drop_websocket(WsDrop::CloseFrame).await;
+    assert!(app.sim.wait_app_connected(WAIT).await, "no reconnection");
+    let caller = app.sim.dial(Dial::portal("1001")).await;
+    caller.expect_sound("vm-login", WAIT).await;
+    caller.hangup().await;
+}
+
+#[tokio::test]
+async fn calls_orphaned_by_a_crash_hear_an_apology_after_restart() {
+    let mut app = spawn_app().await;
+    let caller = app.sim.dial(Dial::portal("1001")).await;
+    caller.expect_sound("vm-login", WAIT).await;
+
+    app.stop().await;
+    app.start().await;
+
+    // The restarted service finds the channel in its application with no task for
+    // it: apology, then hang-up.
+    caller.expect_sound("an-error-has-occurred", WAIT).await;
+    assert!(matches!(
+        caller.wait_end(WAIT).await,
+        Some(CallEnd::HungUpByApp { .. })
+    ));
+    assert!(app.sim.live_channels().is_empty());
+}
+
+#[tokio::test]
+async fn a_caller_who_hangs_up_during_the_gap_is_forgotten() {
+    let app = spawn_app().await;
+    let caller = app.sim.dial(Dial::portal("1001")).await;
+    caller.expect_sound("vm-login", WAIT).await;
+    app.sim.drop_websocket(WsDrop::Abort).await;
+    // The hang-up events are lost with the socket.
+    caller.hangup().await;
+    assert!(app.sim.wait_app_connected(WAIT).await, "no reconnection");
+    // Reconciliation tells the task its call is gone; it sends nothing more.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let after_hangup: Vec<_> = app
+        .sim
+        .request_log()
+        .into_iter()
+        .filter(|r| r.path.contains(&caller.channel_id()) && r.status == 404)
+        .collect();
+    assert!(after_hangup.len() <= 1, "{after_hangup:?}");
+    let next = app.sim.dial(Dial::portal("1002")).await;
+    next.expect_sound("vm-login", WAIT).await;
+}
