@@ -46,7 +46,8 @@ impl Timeline {
     /// The caller talks during `[at, at + len)` and sends silent RTP after.
     pub(crate) fn speak(&mut self, at: u64, len: u64) {
         self.set(at, CallerAudio::Talking);
-        self.changes.push((at + len, CallerAudio::Silence));
+        self.changes
+            .push((at.saturating_add(len), CallerAudio::Silence));
     }
 
     /// Mode in force at `t`.

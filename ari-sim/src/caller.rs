@@ -190,7 +190,10 @@ impl Caller {
         let len = secs_to_ms(secs);
         self.chan.lock().audio.speak(now, len);
         self.chan.wake.notify_one();
-        self.core.clock.sleep_until_ms(now + len).await;
+        self.core
+            .clock
+            .sleep_until_ms(now.saturating_add(len))
+            .await;
         // Wake a recording so that it notices the switch to silence.
         self.chan.wake.notify_one();
     }

@@ -369,7 +369,7 @@ pub(crate) async fn run(
                 let _ = reply.send(());
             }
             Command::SendDtmf { total_ms } => {
-                let until = core.clock.now_ms() + total_ms;
+                let until = core.clock.now_ms().saturating_add(total_ms);
                 while !chan.interrupted(&core) && core.clock.now_ms() < until {
                     chan.wait(&core, Some(until)).await;
                 }

@@ -44,8 +44,13 @@ impl Clock {
 
     /// The real instant at which virtual time reaches `ms`.
     pub(crate) fn instant_at(&self, ms: u64) -> Instant {
-        let real_secs = ms as f64 / 1000.0 / self.speed;
-        self.start + Duration::from_secs_f64(real_secs)
+        // Absurd virtual times (e.g. a huge maxDurationSeconds) must not
+        // overflow: they map to a far future instead.
+        let far = Duration::from_secs(100 * 365 * 24 * 3600);
+        let real = Duration::try_from_secs_f64(ms as f64 / 1000.0 / self.speed).unwrap_or(far);
+        self.start
+            .checked_add(real.min(far))
+            .unwrap_or_else(|| self.start + Duration::from_secs(3600))
     }
 
     /// Sleeps until virtual time reaches `ms` (returns at once if it already has).
@@ -55,7 +60,7 @@ impl Clock {
 
     /// Real duration that `ms` virtual milliseconds take.
     pub(crate) fn real_duration(&self, ms: u64) -> Duration {
-        Duration::from_secs_f64(ms as f64 / 1000.0 / self.speed)
+        Duration::try_from_secs_f64(ms as f64 / 1000.0 / self.speed).unwrap_or(Duration::MAX)
     }
 
     /// Asterisk-style timestamp for the current virtual time, e.g.
@@ -67,7 +72,11 @@ impl Clock {
 
     /// Asterisk-style timestamp for a given virtual time.
     pub(crate) fn timestamp_at(&self, ms: u64) -> String {
-        let at = self.wall_start + chrono::Duration::milliseconds(ms as i64);
+        let offset = chrono::Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX / 2));
+        let at = self
+            .wall_start
+            .checked_add_signed(offset)
+            .unwrap_or(self.wall_start);
         at.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string()
     }
 

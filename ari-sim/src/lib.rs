@@ -11,6 +11,28 @@
 //! are in virtual time, as a real Asterisk would report them. A scripted
 //! [`Caller`] plays the phone: press digits, speak, hang up, and check what
 //! was heard.
+//!
+//! ```no_run
+//! use ari_sim::{Dial, SimConfig, Simulator};
+//! use std::time::Duration;
+//!
+//! # async fn demo() -> std::io::Result<()> {
+//! let sim = Simulator::start(SimConfig::default()).await?;
+//! // Start the app under test against sim.base_url() (ARI under /ari), then:
+//! assert!(sim.wait_app_connected(Duration::from_secs(5)).await);
+//! let caller = sim.dial(Dial::portal("1001")).await;
+//! caller.expect_sound("vm-login", Duration::from_secs(5)).await;
+//! caller.press("1234#").await;
+//! caller.hangup().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Modelling choices where the traces say nothing: `number:`, `digits:` and
+//! `characters:` play 0.5 s (virtual) per character; a recording stops at
+//! exactly `maxDurationSeconds` (Asterisk compares whole wall-clock seconds,
+//! so it stops somewhere in the following second); a stop or cancel during
+//! the beep ends the recording right after the beep with nothing recorded.
 
 mod audio;
 mod caller;

@@ -427,7 +427,7 @@ async fn play_item(
         }
         let deadline = match len {
             Some(len) if pos >= len => return Outcome::Done,
-            Some(len) if !paused => Some(now + (len - pos)),
+            Some(len) if !paused => Some(now.saturating_add(len - pos)),
             _ => None,
         };
         was_paused = paused;

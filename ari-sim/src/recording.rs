@@ -294,7 +294,11 @@ impl Capture {
     }
 
     fn duration_limit(&self) -> Option<u64> {
-        (self.max_duration_ms > 0).then(|| self.start + self.max_duration_ms + self.paused_ms)
+        (self.max_duration_ms > 0).then(|| {
+            self.start
+                .saturating_add(self.max_duration_ms)
+                .saturating_add(self.paused_ms)
+        })
     }
 
     /// Processes the caller's audio up to `to`; returns the end if one of
@@ -330,7 +334,7 @@ impl Capture {
                         self.last_frame = b;
                     }
                     CallerAudio::Silence => {
-                        let fire_run = self.max_silence_ms + FRAME_MS;
+                        let fire_run = self.max_silence_ms.saturating_add(FRAME_MS);
                         if self.max_silence_ms > 0 && self.silence_run + len >= fire_run {
                             let fire = a + (fire_run - self.silence_run);
                             self.write(false, fire - a);
@@ -349,7 +353,7 @@ impl Capture {
                 }
             }
             if mode == CallerAudio::NoRtp {
-                let dead = self.last_frame + NO_AUDIO_MS;
+                let dead = self.last_frame.saturating_add(NO_AUDIO_MS);
                 if dead <= b {
                     let at = dead.max(a);
                     self.pos = at;
@@ -373,10 +377,13 @@ impl Capture {
         }
         match tl.mode_at(self.pos) {
             CallerAudio::Silence if self.max_silence_ms > 0 && !self.paused => {
-                let fire_run = self.max_silence_ms + FRAME_MS;
-                candidates.push(self.pos + fire_run.saturating_sub(self.silence_run));
+                let fire_run = self.max_silence_ms.saturating_add(FRAME_MS);
+                candidates.push(
+                    self.pos
+                        .saturating_add(fire_run.saturating_sub(self.silence_run)),
+                );
             }
-            CallerAudio::NoRtp => candidates.push(self.last_frame + NO_AUDIO_MS),
+            CallerAudio::NoRtp => candidates.push(self.last_frame.saturating_add(NO_AUDIO_MS)),
             _ => {}
         }
         if let (false, Some(l)) = (self.paused, self.duration_limit()) {

@@ -586,7 +586,11 @@ async fn second_socket_replaces_the_first() {
     assert_eq!(types(&log), vec!["ApplicationReplaced"]);
     // Pings are answered.
     sock2.ping().await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let deadline = tokio::time::Instant::now() + T;
+    while *sock2.pongs.lock().unwrap() == 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(*sock2.pongs.lock().unwrap(), 1);
     assert!(!*sock2.closed.borrow());
 }
 
@@ -676,4 +680,51 @@ async fn mailboxes_and_applications() {
     let apps = http.call("GET", "/ari/applications").await.json();
     assert_eq!(apps[0]["name"], "voiceportal");
     assert_eq!(apps[0]["channel_ids"], json!([]));
+}
+
+#[tokio::test]
+async fn absurd_numbers_do_not_break_anything() {
+    let (sim, log, _sock, http) = setup().await;
+    let caller = sim.dial(Dial::portal("1001")).await;
+    let id = caller.channel_id();
+    let huge = "99999999999999999999999";
+    let r = http
+        .call("POST", &format!("/ari/channels/{id}/record?name=h&format=wav&maxDurationSeconds={huge}&maxSilenceSeconds={huge}"))
+        .await;
+    assert_eq!(r.status, 201);
+    log.wait_type("RecordingStarted", 0, T).await.unwrap();
+    assert_eq!(
+        http.call("POST", "/ari/recordings/live/h/stop")
+            .await
+            .status,
+        204
+    );
+    log.wait_type("RecordingFinished", 0, T).await.unwrap();
+    let r = http
+        .call(
+            "POST",
+            &format!(
+                "/ari/channels/{id}/play/p?media=sound:vm-goodbye&offsetms={huge}&skipms={huge}"
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let fin = log.wait_type("PlaybackFinished", 0, T).await.unwrap();
+    assert_eq!(fin["playback"]["state"], "done");
+    let r = http
+        .call(
+            "POST",
+            &format!("/ari/channels/{id}/dtmf?dtmf=123&duration={huge}&between={huge}"),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let r = http
+        .call(
+            "PUT",
+            &format!("/ari/mailboxes/x?oldMessages={huge}&newMessages=-4"),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    caller.hangup().await;
+    assert_eq!(caller.wait_end(T).await, Some(CallEnd::HungUpByCaller));
 }

@@ -314,9 +314,9 @@ pub(super) async fn dtmf(State(core): State<Arc<Core>>, id: IdPath, params: Para
     let ms = |key: &str, default: i64| params.int(key).unwrap_or(default).max(0) as u64;
     let n = digits.chars().count() as u64;
     let total_ms = ms("before", 0)
-        + n * ms("duration", 100)
-        + n.saturating_sub(1) * ms("between", 100)
-        + ms("after", 0);
+        .saturating_add(n.saturating_mul(ms("duration", 100)))
+        .saturating_add(n.saturating_sub(1).saturating_mul(ms("between", 100)))
+        .saturating_add(ms("after", 0));
     push(&chan, Command::SendDtmf { total_ms })?;
     Ok(no_content())
 }

@@ -82,6 +82,8 @@ pub struct AppSocket {
     pub closed: Arc<watch::Sender<bool>>,
     /// How the server ended the socket: "close frame", "error" or "eof".
     pub ended: Arc<Mutex<Option<&'static str>>>,
+    /// Pongs received (answers to `ping`).
+    pub pongs: Arc<Mutex<usize>>,
 }
 
 pub fn ws_url(sim: &Simulator, app: &str) -> String {
@@ -113,7 +115,8 @@ impl AppSocket {
         let log = log.clone();
         let closed = Arc::new(watch::Sender::new(false));
         let ended = Arc::new(Mutex::new(None));
-        let (closed2, ended2) = (closed.clone(), ended.clone());
+        let pongs = Arc::new(Mutex::new(0));
+        let (closed2, ended2, pongs2) = (closed.clone(), ended.clone(), pongs.clone());
         let reader = tokio::spawn(async move {
             let mut how = "eof";
             while let Some(msg) = read.next().await {
@@ -130,6 +133,7 @@ impl AppSocket {
                         how = "error";
                         break;
                     }
+                    Ok(Message::Pong(_)) => *pongs2.lock().unwrap() += 1,
                     Ok(_) => {}
                 }
             }
@@ -142,6 +146,7 @@ impl AppSocket {
             tcp,
             closed,
             ended,
+            pongs,
         }
     }
 
