@@ -12,6 +12,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::domain::{HashCost, Language, PinPolicy};
+use crate::store::lockout::LockoutPolicy;
+
 /// Environment variable naming the config file when `--config` is not given.
 pub const CONFIG_FILE_ENV: &str = "VOICEPORTAL_CONFIG";
 /// Prefix of the environment overrides; sections are separated by `__`.
@@ -66,7 +69,55 @@ pub struct Config {
     pub ari: AriConfig,
     pub redis: RedisConfig,
     pub call: CallConfig,
+    pub portal: PortalConfig,
+    pub security: SecurityConfig,
+    pub pin_policy: PinPolicy,
+    pub lockout: LockoutPolicy,
     pub log: LogConfig,
+}
+
+/// The voice portal's own settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PortalConfig {
+    /// The portal's own number: entered as a mailbox number, it leads to the admin
+    /// passcode prompt and the auto-attendant greetings.
+    pub number: String,
+    /// Dialplan contexts whose caller ID can be trusted to be the caller's own
+    /// extension (internal phones). Only there does "your own phone" skip the
+    /// mailbox-number prompt.
+    pub trusted_contexts: Vec<String>,
+    /// Wrong PINs allowed in one call before goodbye (SPEC: 3).
+    pub max_attempts_per_call: u32,
+    /// Prompt language of mailboxes that do not set one.
+    pub default_language: Language,
+    /// The context part of the mailbox names published to ARI `/mailboxes`
+    /// (`1001@default`); phones' PJSIP `mailboxes=` must name the same.
+    pub mwi_context: String,
+}
+
+impl Default for PortalConfig {
+    fn default() -> Self {
+        PortalConfig {
+            number: "8500".into(),
+            trusted_contexts: vec!["from-phones".into()],
+            max_attempts_per_call: 3,
+            default_language: Language::En,
+            mwi_context: "default".into(),
+        }
+    }
+}
+
+/// How PINs and the portal passcode are hashed.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// A server-side secret mixed into every hash (argon2's "secret"), kept out of
+    /// Redis: a stolen database alone then cannot be brute-forced. Changing it
+    /// invalidates every stored PIN.
+    pub pepper: Secret,
+    /// argon2id cost.
+    pub hash: HashCost,
 }
 
 /// Where Asterisk's REST interface is and how we identify ourselves to it.
@@ -282,6 +333,32 @@ impl Config {
                 "must start with redis://, rediss:// or unix://",
             ));
         }
+        if self.portal.number.is_empty() || !self.portal.number.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(invalid("portal.number", "must be digits only"));
+        }
+        if self.portal.max_attempts_per_call == 0 {
+            return Err(invalid(
+                "portal.max_attempts_per_call",
+                "must be at least 1",
+            ));
+        }
+        if self.portal.mwi_context.is_empty() || self.portal.mwi_context.contains('@') {
+            return Err(invalid(
+                "portal.mwi_context",
+                "must be a non-empty context name without '@'",
+            ));
+        }
+        self.pin_policy
+            .validate()
+            .map_err(|reason| invalid("pin_policy", reason))?;
+        self.security
+            .hash
+            .validate()
+            .map_err(|reason| invalid("security.hash", reason))?;
+        self.lockout
+            .validate()
+            .map_err(|reason| invalid("lockout", reason))?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_err() {
             return Err(invalid(
                 "log.filter",
@@ -328,9 +405,11 @@ mod tests {
     fn secrets_are_masked_in_debug_and_toml() {
         let mut config = Config::default();
         config.ari.password = Secret::new("hunter2");
+        config.security.pepper = Secret::new("pepper-secret");
         config.redis.url = "redis://:topsecret@127.0.0.1:6379/0".into();
         let shown = format!("{config:?}{}", config.to_masked_toml());
         assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("pepper-secret"), "{shown}");
         assert!(!shown.contains("topsecret"), "{shown}");
         assert!(
             config
