@@ -158,12 +158,21 @@ impl Default for AriConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisConfig {
     /// `redis://[:password@]host:port/db` or `rediss://` for TLS.
     #[serde(serialize_with = "serialize_masked_url")]
     pub url: String,
+}
+
+/// The URL may carry the Redis password: show it masked.
+impl fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("url", &mask_url(&self.url))
+            .finish()
+    }
 }
 
 impl Default for RedisConfig {
