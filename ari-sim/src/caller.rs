@@ -29,12 +29,17 @@ pub enum ChannelKind {
 pub struct Dial {
     /// Stasis args, e.g. `["portal"]` or `["deposit","1001","BUSY"]`.
     pub args: Vec<String>,
+    /// Caller id number, e.g. `1001`.
     pub caller_number: String,
+    /// Caller id name, e.g. `Lab Phone 1001`.
     pub caller_name: String,
-    /// Dialplan location of the `Stasis()` call.
+    /// Dialplan context of the `Stasis()` call, e.g. `from-phones`.
     pub context: String,
+    /// Dialplan extension of the `Stasis()` call, e.g. `*98`.
     pub exten: String,
+    /// SIP phone or Local channel.
     pub kind: ChannelKind,
+    /// Channel language, the default for `sound:` playbacks.
     pub language: String,
 }
 
@@ -61,16 +66,17 @@ impl Dial {
 /// One media item that started playing to the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Heard {
-    Sound {
-        name: String,
-        lang: String,
-    },
-    Recording {
-        name: String,
-    },
+    /// `sound:NAME` in language `lang`.
+    Sound { name: String, lang: String },
+    /// `recording:NAME` (a stored recording).
+    Recording { name: String },
+    /// `digits:...`
     Digits(String),
+    /// `number:...`
     Number(String),
+    /// `characters:...`
     Characters(String),
+    /// `tone:...`
     Tone(String),
     /// The beep of a recording started with `beep=true`.
     Beep,

@@ -65,6 +65,7 @@ impl Simulator {
         format!("http://{}", self.inner.addr)
     }
 
+    /// The configuration the simulator was started with.
     pub fn config(&self) -> &SimConfig {
         &self.core().config
     }
@@ -249,6 +250,7 @@ pub(crate) fn uuid() -> String {
     let v = (v & !(0xf << 76)) | (0x4 << 76); // version 4
     let v = (v & !(0x3 << 62)) | (0x2 << 62); // RFC 4122 variant
     let h = format!("{v:032x}");
+    // `h` is exactly 32 ASCII hex digits, so these slices are in bounds.
     format!(
         "{}-{}-{}-{}-{}",
         &h[0..8],

@@ -363,3 +363,11 @@ pub(super) async fn get_var(
         None => Err(ApiError::new(404, "Provided variable was not found")),
     }
 }
+
+/// `ring`, `hold`, `moh`, `silence` and `mute` (and their DELETE forms):
+/// accepted like Asterisk does (404/409 rules included) but without audible
+/// effect in the simulation; the app gets no events from them.
+pub(super) async fn indication(State(core): State<Arc<Core>>, id: IdPath) -> ApiResult {
+    find_control(&core, &seg(id)?)?;
+    Ok(no_content())
+}

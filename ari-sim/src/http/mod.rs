@@ -204,6 +204,26 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
         )
         .route("/channels/{id}/dtmf", post(channels::dtmf))
         .route(
+            "/channels/{id}/ring",
+            post(channels::indication).delete(channels::indication),
+        )
+        .route(
+            "/channels/{id}/hold",
+            post(channels::indication).delete(channels::indication),
+        )
+        .route(
+            "/channels/{id}/moh",
+            post(channels::indication).delete(channels::indication),
+        )
+        .route(
+            "/channels/{id}/silence",
+            post(channels::indication).delete(channels::indication),
+        )
+        .route(
+            "/channels/{id}/mute",
+            post(channels::indication).delete(channels::indication),
+        )
+        .route(
             "/channels/{id}/variable",
             get(channels::get_var).post(channels::set_var),
         )
