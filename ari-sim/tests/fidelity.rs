@@ -255,16 +255,15 @@ fn map_ids(path: &str, ids: &HashMap<String, String>) -> String {
 
 fn query_param(path: &str, key: &str) -> Option<String> {
     let query = path.split_once('?')?.1;
-    let mut found = None;
-    for pair in query.split('&') {
-        if let Some((k, v)) = pair.split_once('=').filter(|(k, _)| *k == key) {
-            let _ = k;
-            found = Some(decode(v));
-        }
-    }
-    found
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(k, _)| *k == key)
+        .map(|(_, v)| decode(v))
+        .next_back()
 }
 
+/// Percent-decoding for the trace's query strings.
 fn decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
