@@ -728,3 +728,115 @@ async fn absurd_numbers_do_not_break_anything() {
     caller.hangup().await;
     assert_eq!(caller.wait_end(T).await, Some(CallEnd::HungUpByCaller));
 }
+
+#[tokio::test]
+async fn queued_playback_canceled_and_hangup_flushes_queue() {
+    let (sim, log, _sock, http) = setup().await;
+    let caller = sim.dial(Dial::portal("1001")).await;
+    let id = caller.channel_id();
+    http.call(
+        "POST",
+        &format!("/ari/channels/{id}/play/a?media=sound:vm-login"),
+    )
+    .await;
+    http.call(
+        "POST",
+        &format!("/ari/channels/{id}/play/b?media=sound:vm-password"),
+    )
+    .await;
+    http.call(
+        "POST",
+        &format!("/ari/channels/{id}/play/c?media=sound:vm-goodbye,sound:beep"),
+    )
+    .await;
+    // Stopping a queued playback: 204, it never starts, no events.
+    assert_eq!(http.call("DELETE", "/ari/playbacks/b").await.status, 204);
+    assert_eq!(http.call("GET", "/ari/playbacks/b").await.status, 404);
+    // Controls other than restart need a playing playback.
+    let r = http
+        .call("POST", "/ari/playbacks/c/control?operation=pause")
+        .await;
+    assert_eq!(r.status, 409);
+    assert_eq!(r.json()["message"], "Can only pause while media is playing");
+    log.wait_type("PlaybackStarted", 0, T).await.unwrap();
+    caller.hangup().await;
+    log.wait_type("StasisEnd", 0, T).await.unwrap();
+    let seq: Vec<String> = log
+        .all()
+        .iter()
+        .filter(|(_, e)| e["type"].as_str().unwrap_or("").starts_with("Playback"))
+        .map(|(_, e)| {
+            format!(
+                "{} {} {}",
+                e["type"].as_str().unwrap(),
+                e["playback"]["id"].as_str().unwrap(),
+                e["playback"]["state"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        seq,
+        vec![
+            "PlaybackStarted a playing",
+            "PlaybackFinished a failed",
+            "PlaybackStarted c playing",
+            "PlaybackContinuing c continuing",
+            "PlaybackStarted c playing",
+            "PlaybackFinished c failed",
+        ]
+    );
+    let all = types(&log);
+    let hangup = all
+        .iter()
+        .position(|t| t == "ChannelHangupRequest")
+        .unwrap();
+    let first_fail = all.iter().position(|t| t == "PlaybackFinished").unwrap();
+    assert!(hangup < first_fail);
+    assert_eq!(all.last().map(String::as_str), Some("StasisEnd"));
+}
+
+#[tokio::test]
+async fn recording_pause_excludes_audio() {
+    let (sim, log, _sock, http) = setup().await;
+    let caller = sim.dial(Dial::portal("1001")).await;
+    let id = caller.channel_id();
+    caller.set_audio(CallerAudio::Talking);
+    http.call(
+        "POST",
+        &format!("/ari/channels/{id}/record?name=p&format=wav"),
+    )
+    .await;
+    log.wait_type("RecordingStarted", 0, T).await.unwrap();
+    tokio::time::sleep(sim.real_duration(1.0)).await;
+    assert_eq!(
+        http.call("POST", "/ari/recordings/live/p/pause")
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        http.call("GET", "/ari/recordings/live/p").await.json()["state"],
+        "paused"
+    );
+    tokio::time::sleep(sim.real_duration(3.0)).await;
+    assert_eq!(
+        http.call("DELETE", "/ari/recordings/live/p/pause")
+            .await
+            .status,
+        204
+    );
+    tokio::time::sleep(sim.real_duration(1.0)).await;
+    assert_eq!(
+        http.call("POST", "/ari/recordings/live/p/stop")
+            .await
+            .status,
+        204
+    );
+    let fin = log.wait_type("RecordingFinished", 0, T).await.unwrap();
+    assert_eq!(fin["recording"]["state"], "done");
+    let secs = sim.stored_recording_secs("p").unwrap();
+    assert!(
+        (1.8..3.0).contains(&secs),
+        "paused audio must not be recorded: {secs}"
+    );
+}
