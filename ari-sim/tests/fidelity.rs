@@ -281,8 +281,9 @@ fn decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Expected responses: normalised text and, for binary bodies, their size.
-type ExpectedResponses = Vec<(String, Option<u64>)>;
+/// Expected responses: normalised text, for binary bodies their size, and
+/// the JSON body.
+type ExpectedResponses = Vec<(String, Option<u64>, Value)>;
 
 /// Builds the app-side steps, the expected events and responses.
 fn app_side(lines: &[Value], meta: &Value) -> (Vec<AppStep>, Vec<String>, ExpectedResponses) {
@@ -332,7 +333,7 @@ fn app_side(lines: &[Value], meta: &Value) -> (Vec<AppStep>, Vec<String>, Expect
                 if let Some((method, path)) = pending.take() {
                     let status = line["status"].as_u64().unwrap_or(0) as u16;
                     let norm = norm_resp(&method, &path, status, &line["body"]);
-                    expected_resps.push((norm, line["body_bytes"].as_u64()));
+                    expected_resps.push((norm, line["body_bytes"].as_u64(), line["body"].clone()));
                 }
             }
             _ => {}
@@ -449,7 +450,7 @@ impl Step {
 #[derive(Default)]
 struct Observed {
     /// Normalised responses with body sizes.
-    responses: Vec<(String, usize)>,
+    responses: Vec<(String, usize, Value)>,
     /// (trace caller id, expected to fail, did fail) per dial.
     dials: Vec<(String, bool, bool)>,
 }
@@ -524,10 +525,8 @@ async fn run_steps(
                     }
                     generated += 1;
                 }
-                seen.responses.push((
-                    norm_resp(&method, &path, resp.status, &value),
-                    resp.bytes.len(),
-                ));
+                let norm = norm_resp(&method, &path, resp.status, &value);
+                seen.responses.push((norm, resp.bytes.len(), value));
             }
             Step::Caller(CallerStep::Dial {
                 trace_caller,
@@ -635,10 +634,33 @@ async fn scenario(name: &str, speed: f64, setup: impl FnOnce(&Simulator)) {
 
     let actual_events: Vec<String> = log.all().iter().map(|(s, e)| norm_event(*s, e)).collect();
     assert_eq!(actual_events, expected_events, "{name}: events differ");
-    let actual_resps: Vec<String> = seen.responses.iter().map(|(n, _)| n.clone()).collect();
-    let wanted: Vec<String> = expected_resps.iter().map(|(n, _)| n.clone()).collect();
+    // Same JSON shape (keys and value types, recursively) as the real events.
+    let trace_events = lines
+        .iter()
+        .filter(|l| is_app_event(l))
+        .map(|l| &l["event"]);
+    for ((_, ours), theirs) in log.all().iter().zip(trace_events) {
+        assert_eq!(
+            shape(ours),
+            shape(theirs),
+            "{name}: shape of {}",
+            theirs["type"]
+        );
+    }
+    let actual_resps: Vec<String> = seen.responses.iter().map(|(n, ..)| n.clone()).collect();
+    let wanted: Vec<String> = expected_resps.iter().map(|(n, ..)| n.clone()).collect();
     assert_eq!(actual_resps, wanted, "{name}: responses differ");
-    for ((_, ours), (norm, bytes)) in seen.responses.iter().zip(&expected_resps) {
+    for ((_, ours, our_body), (norm, bytes, their_body)) in
+        seen.responses.iter().zip(&expected_resps)
+    {
+        // Same JSON shape, except the lab's stored-recordings list.
+        if !norm.ends_with(" list") {
+            assert_eq!(
+                shape(our_body),
+                shape(their_body),
+                "{name}: body shape of {norm}"
+            );
+        }
         if let Some(bytes) = bytes {
             let diff = (*ours as i64 - *bytes as i64).abs();
             assert!(
@@ -652,6 +674,21 @@ async fn scenario(name: &str, speed: f64, setup: impl FnOnce(&Simulator)) {
             failed, second,
             "{name}: call {caller}: stasis_failed must be {second}"
         );
+    }
+}
+
+/// Keys and value kinds of a JSON value, recursively.
+fn shape(v: &Value) -> String {
+    match v {
+        Value::Object(o) => {
+            let inner: Vec<String> = o.iter().map(|(k, v)| format!("{k}:{}", shape(v))).collect();
+            format!("{{{}}}", inner.join(","))
+        }
+        Value::Array(items) => format!("[{}]", items.first().map(shape).unwrap_or_default()),
+        Value::String(_) => "s".to_string(),
+        Value::Number(_) => "n".to_string(),
+        Value::Bool(_) => "b".to_string(),
+        Value::Null => "null".to_string(),
     }
 }
 
