@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+use crate::access::{Access, AccessError};
 use crate::ari::{AriClient, AriError, websocket};
 use crate::call::Router;
 use crate::config::Config;
@@ -19,12 +20,15 @@ pub enum AppError {
     Ari(#[from] AriError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Access(#[from] AccessError),
 }
 
 pub struct App {
     config: Arc<Config>,
     client: AriClient,
     store: Store,
+    access: Access,
 }
 
 impl App {
@@ -34,10 +38,12 @@ impl App {
         let client = AriClient::new(&config.ari)?;
         let store = Store::connect(&config.redis).await?;
         store.ping().await?;
+        let access = Access::new(&config, store.clone())?;
         Ok(App {
             config: Arc::new(config),
             client,
             store,
+            access,
         })
     }
 
@@ -64,6 +70,7 @@ impl App {
         let handler = Arc::new(Flows {
             config: self.config.clone(),
             store: self.store.clone(),
+            access: self.access.clone(),
         });
         let router = Router::new(
             self.client.clone(),

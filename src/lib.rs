@@ -2,6 +2,7 @@
 //! mutable state in Redis. See DESIGN.md for the layers; dependencies point down:
 //! flows -> call -> ari, flows -> domain, flows -> store.
 
+pub mod access;
 pub mod app;
 pub mod ari;
 pub mod call;

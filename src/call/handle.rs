@@ -442,6 +442,24 @@ impl Call {
         }
     }
 
+    /// Whether a stored recording exists: playing a missing one would start and
+    /// never finish, so flows check first.
+    pub async fn recording_exists(&mut self, name: &str) -> Result<bool, CallError> {
+        match self.client.stored_recording(name).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(CallError::Ari(e)),
+        }
+    }
+
+    /// Deletes a stored recording; one that does not exist is already deleted.
+    pub async fn delete_recording(&mut self, name: &str) -> Result<(), CallError> {
+        match self.client.delete_stored_recording(name).await {
+            Err(e) if !e.is_not_found() => Err(CallError::Ari(e)),
+            _ => Ok(()),
+        }
+    }
+
     async fn start_playback(&mut self, media: &[Media]) -> Result<String, CallError> {
         let id = self.next_id();
         let uris: Vec<String> = media.iter().map(Media::uri).collect();

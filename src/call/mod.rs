@@ -30,6 +30,10 @@ pub enum CallError {
     /// Asterisk reported a media failure (e.g. a recording could not be written).
     #[error("{0}")]
     Media(String),
+    /// A service the flow depends on failed (Redis, PIN hashing): the caller hears
+    /// an apology.
+    #[error("{0}")]
+    Backend(String),
 }
 
 /// One item of a playlist.

@@ -35,6 +35,13 @@ impl MailboxId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The ARI stored-recording name of one of this mailbox's recordings
+    /// (`name`, `unavail`, `busy`, `temp`): `voiceportal/1001/name`. Asterisk keeps
+    /// it under its recordings directory, in `voiceportal/1001/`.
+    pub fn recording(&self, what: &str) -> String {
+        format!("voiceportal/{}/{what}", self.0)
+    }
 }
 
 impl fmt::Display for MailboxId {

@@ -1,11 +1,17 @@
 //! The IVR flows, one file per flow, each reading like SPEC.md.
 
+mod admin_greetings;
+mod ask;
+mod attendant;
 mod portal;
+mod review;
+mod setup;
 
 use std::sync::Arc;
 
 use tracing::{info, warn};
 
+use crate::access::Access;
 use crate::call::{Call, CallError, CallHandler, Media};
 use crate::config::Config;
 use crate::domain::EntryPoint;
@@ -15,12 +21,15 @@ use crate::store::Store;
 pub struct Flows {
     pub config: Arc<Config>,
     pub store: Store,
+    pub access: Access,
 }
 
 impl CallHandler for Flows {
     async fn handle(&self, call: &mut Call) {
         let result = match EntryPoint::parse(call.args()) {
             Ok(EntryPoint::Portal) => portal::run(self, call).await,
+            Ok(EntryPoint::Login { mailbox }) => portal::run_login(self, call, mailbox).await,
+            Ok(EntryPoint::Attendant { greeting }) => attendant::run(call, &greeting).await,
             Ok(entry) => {
                 warn!(?entry, "entry point not available in this version");
                 apologise(call).await

@@ -1,48 +1,174 @@
-//! The voice portal (`*98`, the portal number): mailbox number, then PIN.
+//! Portal login (`*98`, the portal number) and the `login,<mailbox>` entry point.
+//!
+//! From the owner's own phone on a trusted entry point: "enter your PIN then pound;
+//! if you are not calling from your own phone, press star". Otherwise, or after
+//! `*`: mailbox number, then PIN. Each PIN entry is one attempt; an unknown mailbox
+//! gets exactly what a wrong PIN gets.
 
-use tracing::info;
+use tracing::{info, warn};
 
 use super::Flows;
-use crate::call::{Call, CallError, Collect, Digits, Media};
-use crate::domain::MailboxId;
+use super::ask::{ask, goodbye, pin_entry, say};
+use super::setup::{self, Setup};
+use crate::access::Login;
+use crate::call::{Call, CallError, Collect};
+use crate::domain::{Language, MailboxId, Pin, Prompt};
+use crate::store::mailboxes::{MailboxRecord, PinOrigin};
 
-/// Longest PIN the portal accepts in one attempt.
-const MAX_PIN_DIGITS: usize = 12;
+/// How the mailbox of the next attempt is known.
+#[derive(Clone)]
+enum Target {
+    /// The caller's own phone: PIN prompt with the `*` escape.
+    OwnPhone(MailboxId),
+    /// `login,<mailbox>`: PIN prompt only.
+    Given(MailboxId),
+    /// Ask for the mailbox number.
+    Ask,
+}
 
-pub async fn run(_flows: &Flows, call: &mut Call) -> Result<(), CallError> {
+/// `Stasis(voiceportal,portal)`.
+pub async fn run(flows: &Flows, call: &mut Call) -> Result<(), CallError> {
     call.answer().await?;
-    let Some(mailbox) = ask(call, "vm-login", MailboxId::MAX_LEN).await? else {
-        return goodbye(call).await;
-    };
-    if let Ok(mailbox) = MailboxId::parse(&mailbox.digits) {
-        tracing::Span::current().record("mailbox", mailbox.as_str());
+    match own_mailbox(flows, call).await? {
+        Some(record) if record.pin_origin == PinOrigin::None => {
+            first_use(flows, call, record).await
+        }
+        Some(record) => login(flows, call, Target::OwnPhone(record.id)).await,
+        None => login(flows, call, Target::Ask).await,
     }
-    let Some(_pin) = ask(call, "vm-password", MAX_PIN_DIGITS).await? else {
-        return goodbye(call).await;
+}
+
+/// `Stasis(voiceportal,login,<mailbox>)`.
+pub async fn run_login(
+    flows: &Flows,
+    call: &mut Call,
+    mailbox: MailboxId,
+) -> Result<(), CallError> {
+    call.answer().await?;
+    if let Some(record) = own_mailbox(flows, call).await?
+        && record.id == mailbox
+        && record.pin_origin == PinOrigin::None
+    {
+        return first_use(flows, call, record).await;
+    }
+    login(flows, call, Target::Given(mailbox)).await
+}
+
+/// The caller's own mailbox, when the entry point is trusted to present the
+/// caller's real extension as caller ID.
+async fn own_mailbox(flows: &Flows, call: &Call) -> Result<Option<MailboxRecord>, CallError> {
+    let trusted = flows
+        .config
+        .portal
+        .trusted_contexts
+        .iter()
+        .any(|c| c == call.context());
+    if !trusted {
+        return Ok(None);
+    }
+    let Ok(id) = MailboxId::parse(call.caller_number()) else {
+        return Ok(None);
     };
-    info!("portal entry collected");
+    flows.store.mailbox(&id).await.map_err(backend)
+}
+
+async fn first_use(flows: &Flows, call: &mut Call, record: MailboxRecord) -> Result<(), CallError> {
+    enter_mailbox(call, &record);
+    info!("first use: set-up without a PIN");
+    if let Setup::Done = setup::without_pin(flows, call, &record).await? {
+        return mailbox_menu(call).await;
+    }
+    Ok(())
+}
+
+async fn login(flows: &Flows, call: &mut Call, mut target: Target) -> Result<(), CallError> {
+    let max_attempts = flows.config.portal.max_attempts_per_call;
+    let mut attempts = 0;
+    loop {
+        let (mailbox, pin_prompt) = match &target {
+            Target::OwnPhone(id) => (Some(id.clone()), Prompt::EnterPinOrStar),
+            Target::Given(id) => (Some(id.clone()), Prompt::EnterPin),
+            Target::Ask => {
+                let entry = Collect::digits(MailboxId::MAX_LEN);
+                let Some(number) = ask(call, &[say(Prompt::EnterMailbox)], &entry).await? else {
+                    return goodbye(call).await;
+                };
+                if number.digits == flows.config.portal.number {
+                    return super::admin_greetings::run(flows, call).await;
+                }
+                // A malformed number goes on to the PIN prompt like any other:
+                // the caller learns nothing about which mailboxes exist.
+                (MailboxId::parse(&number.digits).ok(), Prompt::EnterPin)
+            }
+        };
+        let Some(entry) = ask(call, &[say(pin_prompt)], &pin_entry(flows)).await? else {
+            return goodbye(call).await;
+        };
+        if matches!(target, Target::OwnPhone(_)) && entry.digits.starts_with('*') {
+            target = Target::Ask;
+            continue;
+        }
+        attempts += 1;
+        let outcome = match (mailbox, Pin::parse(&entry.digits)) {
+            (Some(mailbox), Ok(pin)) => {
+                flows.access.login(&mailbox, &pin).await.map_err(backend)?
+            }
+            (None, Ok(pin)) => flows.access.deny(&pin).await.map_err(backend)?,
+            // Not a PIN at all (`*` inside, or nothing before `#`): it cannot be
+            // right, for a known mailbox or not.
+            (_, Err(_)) => Login::Denied,
+        };
+        match outcome {
+            Login::Granted(record) => return logged_in(flows, call, *record).await,
+            Login::Locked => {
+                warn!("login refused: locked");
+                call.play(&[say(Prompt::Locked)]).await?;
+                return call.hangup().await;
+            }
+            Login::Denied if attempts >= max_attempts => {
+                info!(attempts, "too many wrong PINs in one call");
+                call.play(&[say(Prompt::PinIncorrect)]).await?;
+                return goodbye(call).await;
+            }
+            Login::Denied => {
+                call.play(&[say(Prompt::PinIncorrect)]).await?;
+                if let Target::OwnPhone(_) | Target::Given(_) = target {
+                    continue;
+                }
+            }
+        }
+    }
+}
+
+async fn logged_in(flows: &Flows, call: &mut Call, record: MailboxRecord) -> Result<(), CallError> {
+    enter_mailbox(call, &record);
+    info!("login");
+    let setup = if record.must_change {
+        setup::forced(flows, call, &record).await?
+    } else if !record.name_recorded {
+        setup::record_name(flows, call, &record).await?
+    } else {
+        Setup::Done
+    };
+    match setup {
+        Setup::Done => mailbox_menu(call).await,
+        Setup::Abandoned => Ok(()),
+    }
+}
+
+/// The mailbox is known: log it on the call's span and speak its language.
+fn enter_mailbox(call: &mut Call, record: &MailboxRecord) {
+    tracing::Span::current().record("mailbox", record.id.as_str());
+    let language = Language::parse(&record.language).unwrap_or_default();
+    call.set_language(language.code());
+}
+
+/// The mailbox menu is the next piece of work (messages are not stored yet): the
+/// owner is logged in and set up; say so and end the call cleanly.
+async fn mailbox_menu(call: &mut Call) -> Result<(), CallError> {
     goodbye(call).await
 }
 
-/// Plays `prompt` and collects an entry, reprompting on silence; `None` after
-/// `call.max_silent_prompts` silent prompts.
-async fn ask(
-    call: &mut Call,
-    prompt: &str,
-    max_digits: usize,
-) -> Result<Option<Digits>, CallError> {
-    for _ in 0..call.timing().max_silent_prompts {
-        let entry = call
-            .play_and_collect(&[Media::sound(prompt)], &Collect::digits(max_digits))
-            .await?;
-        if !entry.is_silence() {
-            return Ok(Some(entry));
-        }
-    }
-    Ok(None)
-}
-
-async fn goodbye(call: &mut Call) -> Result<(), CallError> {
-    call.play(&[Media::sound("vm-goodbye")]).await?;
-    call.hangup().await
+fn backend(error: impl std::fmt::Display) -> CallError {
+    CallError::Backend(error.to_string())
 }

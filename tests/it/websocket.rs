@@ -9,7 +9,7 @@ use crate::support::app::{WAIT, spawn_app};
 async fn a_dropped_websocket_is_restored_and_calls_go_on() {
     let app = spawn_app().await;
     let caller = app.sim.dial(Dial::portal("1001")).await;
-    caller.expect_sound("vm-login", WAIT).await;
+    caller.expect_sound("voiceportal/enter-mailbox", WAIT).await;
 
     app.sim.drop_websocket(WsDrop::Abort).await;
     // While the socket is down, Stasis() fails at once (the phone gets 603).
@@ -21,7 +21,7 @@ async fn a_dropped_websocket_is_restored_and_calls_go_on() {
 
     // The call that lived through the gap still works.
     caller.press("1001#").await;
-    caller.expect_sound("vm-password", WAIT).await;
+    caller.expect_sound("voiceportal/enter-pin", WAIT).await;
     caller.press("1234#").await;
     caller.expect_sound("vm-goodbye", WAIT).await;
     assert!(matches!(
@@ -32,7 +32,7 @@ async fn a_dropped_websocket_is_restored_and_calls_go_on() {
     // New calls work after the reconnection.
     let next = app.sim.dial(Dial::portal("1003")).await;
     assert!(!next.stasis_failed());
-    next.expect_sound("vm-login", WAIT).await;
+    next.expect_sound("voiceportal/enter-mailbox", WAIT).await;
     next.hangup().await;
 }
 
@@ -42,7 +42,7 @@ async fn a_close_frame_drop_reconnects_too() {
     app.sim.drop_websocket(WsDrop::CloseFrame).await;
     assert!(app.sim.wait_app_connected(WAIT).await, "no reconnection");
     let caller = app.sim.dial(Dial::portal("1001")).await;
-    caller.expect_sound("vm-login", WAIT).await;
+    caller.expect_sound("voiceportal/enter-mailbox", WAIT).await;
     caller.hangup().await;
 }
 
@@ -50,7 +50,7 @@ async fn a_close_frame_drop_reconnects_too() {
 async fn calls_orphaned_by_a_crash_hear_an_apology_after_restart() {
     let mut app = spawn_app().await;
     let caller = app.sim.dial(Dial::portal("1001")).await;
-    caller.expect_sound("vm-login", WAIT).await;
+    caller.expect_sound("voiceportal/enter-mailbox", WAIT).await;
 
     app.stop().await;
     app.start().await;
@@ -69,7 +69,7 @@ async fn calls_orphaned_by_a_crash_hear_an_apology_after_restart() {
 async fn a_caller_who_hangs_up_during_the_gap_is_forgotten() {
     let app = spawn_app().await;
     let caller = app.sim.dial(Dial::portal("1001")).await;
-    caller.expect_sound("vm-login", WAIT).await;
+    caller.expect_sound("voiceportal/enter-mailbox", WAIT).await;
     app.sim.drop_websocket(WsDrop::Abort).await;
     // The hang-up events are lost with the socket.
     caller.hangup().await;
@@ -84,5 +84,5 @@ async fn a_caller_who_hangs_up_during_the_gap_is_forgotten() {
         .collect();
     assert!(after_hangup.len() <= 1, "{after_hangup:?}");
     let next = app.sim.dial(Dial::portal("1002")).await;
-    next.expect_sound("vm-login", WAIT).await;
+    next.expect_sound("voiceportal/enter-mailbox", WAIT).await;
 }

@@ -8,6 +8,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use voiceportal::app::App;
 use voiceportal::config::{Config, Secret};
+use voiceportal::domain::HashCost;
+use voiceportal::store::Store;
 
 use super::redis::TestRedis;
 
@@ -17,6 +19,7 @@ pub const WAIT: Duration = Duration::from_secs(10);
 pub struct TestApp {
     pub sim: Simulator,
     pub config: Config,
+    pub store: Store,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -33,9 +36,13 @@ pub async fn spawn_app_with(sim_config: SimConfig, tweak: impl FnOnce(&mut Confi
     let redis = TestRedis::fresh();
     let mut config = test_config(&sim, &redis);
     tweak(&mut config);
+    let store = Store::connect(&config.redis)
+        .await
+        .expect("connect the test store");
     let mut app = TestApp {
         sim,
         config,
+        store,
         stop: None,
         task: None,
     };
@@ -61,6 +68,8 @@ pub fn test_config(sim: &Simulator, redis: &TestRedis) -> Config {
     config.call.prompt_timeout = Duration::from_secs(5);
     config.call.record_grace = Duration::from_secs(2);
     config.call.hangup_grace = Duration::from_millis(500);
+    config.security.pepper = Secret::new("test-pepper");
+    config.security.hash = HashCost::fast_for_tests();
     config
 }
 

@@ -1,5 +1,5 @@
-//! The first flow through the whole service: `Stasis(voiceportal,portal)` asks for a
-//! mailbox and a PIN and says goodbye; bad entry points get an apology.
+//! Entry points: a silent caller is dismissed politely; bad Stasis arguments get an
+//! apology, never silence.
 
 use ari_sim::{CallEnd, Dial, Heard};
 
@@ -16,33 +16,23 @@ fn sounds(heard: &[Heard]) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn portal_asks_mailbox_then_pin_then_says_goodbye() {
-    let app = spawn_app().await;
-    let caller = app.sim.dial(Dial::portal("1001")).await;
-    caller.expect_sound("vm-login", WAIT).await;
-    caller.press("1001#").await;
-    caller.expect_sound("vm-password", WAIT).await;
-    caller.press("1234#").await;
-    caller.expect_sound("vm-goodbye", WAIT).await;
-    assert!(matches!(
-        caller.wait_end(WAIT).await,
-        Some(CallEnd::HungUpByApp { .. })
-    ));
-    assert_eq!(caller.state(), "Up", "the call was answered");
-    assert!(app.sim.live_channels().is_empty());
-}
-
-#[tokio::test]
 async fn a_silent_caller_is_reprompted_then_dismissed() {
     let app = spawn_app_with_short_timers().await;
-    let caller = app.sim.dial(Dial::portal("1001")).await;
+    let mut dial = Dial::portal("1001");
+    dial.context = "from-outside".into();
+    let caller = app.sim.dial(dial).await;
     assert!(matches!(
         caller.wait_end(WAIT).await,
         Some(CallEnd::HungUpByApp { .. })
     ));
     assert_eq!(
         sounds(&caller.heard()),
-        ["vm-login", "vm-login", "vm-login", "vm-goodbye"]
+        [
+            "voiceportal/enter-mailbox",
+            "voiceportal/enter-mailbox",
+            "voiceportal/enter-mailbox",
+            "vm-goodbye"
+        ]
     );
 }
 

@@ -1,0 +1,215 @@
+//! Access control: checking and changing PINs and the portal passcode.
+//!
+//! This is the one place, besides `store`, that handles PIN hashes, so that a flow
+//! never sees one (DESIGN.md). It combines the atomic lockout of `store::lockout`
+//! with argon2id verification, and it answers a login for an unknown mailbox exactly
+//! like a wrong PIN, after the same amount of hashing work, so callers cannot probe
+//! which mailboxes exist.
+
+use tracing::warn;
+
+use crate::config::Config;
+use crate::domain::{HashError, MailboxId, Pin, PinHasher, PinPolicy, PinRejection};
+use crate::store::lockout::{LockSubject, LockoutPolicy, Reservation};
+use crate::store::mailboxes::{MailboxRecord, PinOrigin};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("PIN hashing failed: {0}")]
+    Hash(#[from] HashError),
+    #[error("PIN hashing task failed: {0}")]
+    Task(String),
+}
+
+/// What one login attempt gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Login {
+    /// The right PIN: the caller is the owner.
+    Granted(Box<MailboxRecord>),
+    /// Wrong PIN, unknown mailbox, or no PIN set: all look the same to the caller.
+    Denied,
+    /// Locked, either before this attempt (the PIN was not checked) or by it.
+    Locked,
+}
+
+/// The outcome of one attempt at a secret, whoever it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Right,
+    Wrong,
+    /// Locked before (the secret was not checked) or by this attempt.
+    Locked,
+}
+
+#[derive(Clone)]
+pub struct Access {
+    store: Store,
+    hasher: PinHasher,
+    policy: PinPolicy,
+    lockout: LockoutPolicy,
+}
+
+impl Access {
+    pub fn new(config: &Config, store: Store) -> Result<Access, AccessError> {
+        let hasher = PinHasher::new(&config.security.pepper, &config.security.hash)?;
+        if !hasher.is_peppered() {
+            warn!("security.pepper is empty: PIN hashes rely on their salt alone");
+        }
+        Ok(Access {
+            store,
+            hasher,
+            policy: config.pin_policy.clone(),
+            lockout: config.lockout.clone(),
+        })
+    }
+
+    pub fn policy(&self) -> &PinPolicy {
+        &self.policy
+    }
+
+    /// One attempt at a mailbox's PIN. Reserves the attempt first (atomic across
+    /// calls and instances), so a locked mailbox never has its PIN checked.
+    pub async fn login(&self, mailbox: &MailboxId, pin: &Pin) -> Result<Login, AccessError> {
+        let record = self.store.mailbox(mailbox).await?;
+        let hash = match &record {
+            Some(record) if record.pin_origin != PinOrigin::None => {
+                self.store.pin_hash(mailbox).await?
+            }
+            _ => None,
+        };
+        let (Some(record), Some(hash)) = (record, hash) else {
+            self.verify_dummy(pin).await?;
+            return Ok(Login::Denied);
+        };
+        let subject = LockSubject::Mailbox(mailbox.clone());
+        Ok(match self.check(&subject, pin, hash).await? {
+            Verdict::Right => Login::Granted(Box::new(record)),
+            Verdict::Wrong => Login::Denied,
+            Verdict::Locked => Login::Locked,
+        })
+    }
+
+    /// An attempt at a mailbox number that cannot exist (malformed): denied after
+    /// the same hashing work as a real attempt.
+    pub async fn deny(&self, pin: &Pin) -> Result<Login, AccessError> {
+        self.verify_dummy(pin).await?;
+        Ok(Login::Denied)
+    }
+
+    /// One attempt at the portal's admin passcode, with its own strikes and lock.
+    /// No passcode configured: always denied, after the same work.
+    pub async fn admin_login(&self, passcode: &Pin) -> Result<Verdict, AccessError> {
+        let Some(hash) = self.store.portal_passcode_hash().await? else {
+            self.verify_dummy(passcode).await?;
+            return Ok(Verdict::Wrong);
+        };
+        self.check(&LockSubject::PortalPasscode, passcode, hash)
+            .await
+    }
+
+    /// Reserve the attempt, verify, record the result.
+    async fn check(
+        &self,
+        subject: &LockSubject,
+        pin: &Pin,
+        hash: String,
+    ) -> Result<Verdict, AccessError> {
+        let token = match self.store.reserve_attempt(subject, &self.lockout).await? {
+            Reservation::Locked => return Ok(Verdict::Locked),
+            Reservation::Busy => {
+                // Other calls hold the rest of the quota: a wrong PIN, no strike.
+                self.verify_dummy(pin).await?;
+                return Ok(Verdict::Wrong);
+            }
+            Reservation::Granted(token) => token,
+        };
+        let right = self.verify(pin, hash).await?;
+        let result = self
+            .store
+            .finish_attempt(subject, token, right, &self.lockout)
+            .await?;
+        Ok(if result.locked {
+            Verdict::Locked
+        } else if right {
+            Verdict::Right
+        } else {
+            Verdict::Wrong
+        })
+    }
+
+    /// The full policy check of a PIN the owner wants, without storing it: the
+    /// reason is spoken before the caller is asked to confirm.
+    pub async fn check_new_pin(
+        &self,
+        mailbox: &MailboxId,
+        pin: &Pin,
+    ) -> Result<Result<(), PinRejection>, AccessError> {
+        let default_hash = self.store.default_pin_hash().await?;
+        let history = self.store.pin_history(mailbox).await?;
+        let this = self.clone();
+        let (pin, mailbox) = (pin.clone(), mailbox.clone());
+        tokio::task::spawn_blocking(move || {
+            this.policy.check(
+                &pin,
+                &mailbox,
+                &this.hasher,
+                default_hash.as_deref(),
+                &history,
+            )
+        })
+        .await
+        .map_err(|e| AccessError::Task(e.to_string()))
+    }
+
+    /// Sets the owner's own PIN after the full policy check (rules, the org default
+    /// PIN, the last PINs). `Err(rejection)` says why it was refused.
+    pub async fn change_pin(
+        &self,
+        mailbox: &MailboxId,
+        pin: &Pin,
+    ) -> Result<Result<(), PinRejection>, AccessError> {
+        let default_hash = self.store.default_pin_hash().await?;
+        let history = self.store.pin_history(mailbox).await?;
+        let this = self.clone();
+        let (pin_for_task, mailbox_for_task) = (pin.clone(), mailbox.clone());
+        let checked = tokio::task::spawn_blocking(move || {
+            this.policy.check(
+                &pin_for_task,
+                &mailbox_for_task,
+                &this.hasher,
+                default_hash.as_deref(),
+                &history,
+            )?;
+            Ok(this.hasher.hash(&pin_for_task))
+        })
+        .await
+        .map_err(|e| AccessError::Task(e.to_string()))?;
+        let hash = match checked {
+            Err(rejection) => return Ok(Err(rejection)),
+            Ok(hash) => hash?,
+        };
+        self.store
+            .set_pin(mailbox, &hash, PinOrigin::User, self.policy.history)
+            .await?;
+        Ok(Ok(()))
+    }
+
+    async fn verify(&self, pin: &Pin, hash: String) -> Result<bool, AccessError> {
+        let this = self.clone();
+        let pin = pin.clone();
+        tokio::task::spawn_blocking(move || this.hasher.verify(&pin, &hash))
+            .await
+            .map_err(|e| AccessError::Task(e.to_string()))
+    }
+
+    async fn verify_dummy(&self, pin: &Pin) -> Result<(), AccessError> {
+        let this = self.clone();
+        let pin = pin.clone();
+        tokio::task::spawn_blocking(move || this.hasher.verify_dummy(&pin))
+            .await
+            .map_err(|e| AccessError::Task(e.to_string()))
+    }
+}
