@@ -171,26 +171,14 @@ impl Access {
         mailbox: &MailboxId,
         pin: &Pin,
     ) -> Result<Result<(), PinRejection>, AccessError> {
-        let default_hash = self.store.default_pin_hash().await?;
-        let history = self.store.pin_history(mailbox).await?;
+        if let Err(rejection) = self.check_new_pin(mailbox, pin).await? {
+            return Ok(Err(rejection));
+        }
         let this = self.clone();
-        let (pin_for_task, mailbox_for_task) = (pin.clone(), mailbox.clone());
-        let checked = tokio::task::spawn_blocking(move || {
-            this.policy.check(
-                &pin_for_task,
-                &mailbox_for_task,
-                &this.hasher,
-                default_hash.as_deref(),
-                &history,
-            )?;
-            Ok(this.hasher.hash(&pin_for_task))
-        })
-        .await
-        .map_err(|e| AccessError::Task(e.to_string()))?;
-        let hash = match checked {
-            Err(rejection) => return Ok(Err(rejection)),
-            Ok(hash) => hash?,
-        };
+        let pin = pin.clone();
+        let hash = tokio::task::spawn_blocking(move || this.hasher.hash(&pin))
+            .await
+            .map_err(|e| AccessError::Task(e.to_string()))??;
         self.store
             .set_pin(mailbox, &hash, PinOrigin::User, self.policy.history)
             .await?;
