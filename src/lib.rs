@@ -3,6 +3,7 @@
 //! flows -> call -> ari, flows -> domain, flows -> store.
 
 pub mod access;
+pub mod admin;
 pub mod app;
 pub mod ari;
 pub mod call;

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `check-config`.
+//! The command line: `serve`, `check-config`, `admin ...` (see `voiceportal::admin::cli`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+use voiceportal::admin::cli::AdminCommand;
 use voiceportal::app::App;
 use voiceportal::config::{CONFIG_FILE_ENV, Config, LogFormat};
 
@@ -25,6 +26,10 @@ enum Command {
     Serve,
     /// Print the effective configuration (secrets masked); exit 1 if it is invalid.
     CheckConfig,
+    /// Administer mailboxes, PINs, the org default PIN and the portal passcode.
+    /// PINs are read from standard input or prompted, never taken from arguments.
+    #[command(subcommand)]
+    Admin(AdminCommand),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +48,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve => serve(config),
+        Command::Admin(command) => voiceportal::admin::cli::run(&config, command),
     }
 }
 

@@ -7,6 +7,8 @@
 //! | `vp:{<mailbox>}:pins` | list | hashes of the last PINs, newest first (PIN history) |
 //! | `vp:{<mailbox>}:msgs` | sorted set | message ids by received time |
 //! | `vp:{<mailbox>}:msg:<id>` | hash | one message's metadata |
+//! | `vp:{portal}:settings` | hash | org-wide settings: the org default PIN's hash, the portal passcode's hash |
+//! | `vp:{portal}:lock` | hash | strikes and lock of the portal passcode (see `lockout`) |
 //! | `vp:mailboxes` | set | every provisioned mailbox number |
 //! | `vp:audit` | stream | admin actions (who, when, what; never a PIN) |
 //!
@@ -26,6 +28,16 @@ pub fn mailbox_index() -> String {
     format!("{PREFIX}:mailboxes")
 }
 
+/// The hash tag of the portal's own keys. A mailbox number is digits only, so it
+/// can never collide with this tag.
+pub const PORTAL_TAG: &str = "portal";
+
+/// The org-wide settings hash, `vp:{portal}:settings`. It shares its hash tag with
+/// the portal passcode's lock, so one script can change the passcode and unlock it.
+pub fn settings_hash() -> String {
+    mailbox_key(PORTAL_TAG, "settings")
+}
+
 /// The audit stream.
 pub fn audit_stream() -> String {
     format!("{PREFIX}:audit")
@@ -39,5 +51,10 @@ mod tests {
     fn keys_of_one_mailbox_share_a_hash_tag() {
         assert_eq!(mailbox_key("1001", "box"), "vp:{1001}:box");
         assert_eq!(mailbox_key("1001", "msg:7"), "vp:{1001}:msg:7");
+    }
+
+    #[test]
+    fn settings_share_the_portal_hash_tag() {
+        assert_eq!(settings_hash(), "vp:{portal}:settings");
     }
 }

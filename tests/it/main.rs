@@ -1,5 +1,6 @@
 mod support;
 
+mod admin;
 mod ari_client;
 mod call_runtime;
 mod cli;

@@ -1,0 +1,283 @@
+//! `voiceportal admin ...`: the command tree and how each command is run.
+//!
+//! Results go to stdout as plain text, errors to stderr with exit status 1, logs
+//! to stderr at warn level (an admin command is not a service: info lines would
+//! only bury the answer). PINs and passcodes are read by the `secret` module,
+//! never taken from the arguments. The actor recorded in the audit log is the OS
+//! user, the one behind `sudo` if any.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use super::secret::{self, InputError};
+use super::{Admin, AdminError, MailboxFields, MailboxStatus, show};
+use crate::config::Config;
+use crate::domain::Pin;
+use crate::store::Store;
+
+/// Exit status after Ctrl-C, as shells report a SIGINT death (128 + 2).
+const INTERRUPTED: u8 = 130;
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create, change, delete, list and show mailboxes.
+    #[command(subcommand)]
+    Mailbox(MailboxCommand),
+    /// Unlock a mailbox and give it a PIN that must be changed at the next login:
+    /// the org default PIN, or a temporary PIN with --temporary.
+    ResetPin {
+        mailbox: String,
+        /// Read a temporary PIN (from standard input, or prompted) instead of using
+        /// the org default PIN.
+        #[arg(long)]
+        temporary: bool,
+    },
+    /// Give a mailbox a temporary PIN (from standard input, or prompted) that must
+    /// be changed at the next login; strikes and lock stay as they are.
+    SetTempPin { mailbox: String },
+    /// Clear a mailbox's strikes and lock; its PIN stays as it is.
+    Unlock { mailbox: String },
+    /// Set or clear the org default PIN that new mailboxes start with.
+    #[command(subcommand)]
+    DefaultPin(DefaultPinCommand),
+    /// Set the portal's admin passcode (the auto-attendant greetings menu).
+    #[command(subcommand)]
+    PortalPasscode(PortalPasscodeCommand),
+    /// Show a mailbox's status; without a mailbox, the portal's.
+    Status { mailbox: Option<String> },
+    /// Show the newest audit entries, oldest first.
+    Audit {
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        count: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailboxCommand {
+    /// Create a mailbox; it starts with the org default PIN if one is set.
+    Create {
+        number: String,
+        #[command(flatten)]
+        fields: FieldArgs,
+    },
+    /// Change the given fields of a mailbox.
+    Update {
+        number: String,
+        #[command(flatten)]
+        fields: FieldArgs,
+    },
+    /// Delete a mailbox with its PIN history, strikes and message index.
+    Delete { number: String },
+    /// List every mailbox.
+    List,
+    /// Show one mailbox (same as `admin status <mailbox>`).
+    Show { number: String },
+}
+
+#[derive(Debug, Args)]
+pub struct FieldArgs {
+    /// The owner's name, for listings ("" removes it).
+    #[arg(long)]
+    name: Option<String>,
+    /// E-mail address for notifications ("" removes it).
+    #[arg(long)]
+    email: Option<String>,
+    /// Prompt language: en or fr [default on create: portal.default_language].
+    #[arg(long)]
+    language: Option<String>,
+    /// IANA time zone of message dates, e.g. Europe/Paris [default on create: UTC].
+    #[arg(long)]
+    timezone: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DefaultPinCommand {
+    /// Set the org default PIN (from standard input, or prompted). Existing
+    /// mailboxes keep their PIN.
+    Set,
+    /// Clear the org default PIN: new mailboxes start without a PIN.
+    Clear,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PortalPasscodeCommand {
+    /// Set the passcode (from standard input, or prompted) and unlock it.
+    Set,
+}
+
+impl From<FieldArgs> for MailboxFields {
+    fn from(args: FieldArgs) -> MailboxFields {
+        MailboxFields {
+            display_name: args.name,
+            email: args.email,
+            language: args.language,
+            timezone: args.timezone,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Admin(#[from] AdminError),
+    #[error(transparent)]
+    Input(#[from] InputError),
+}
+
+/// Runs one admin command to completion and returns the process exit status.
+pub fn run(config: &Config, command: AdminCommand) -> ExitCode {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(io::stderr)
+        .with_env_filter(EnvFilter::new("warn"))
+        .try_init();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("voiceportal: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(async {
+        tokio::select! {
+            result = execute(config, command) => match result {
+                Ok(text) => {
+                    // A closed stdout (`| head`) is not worth a panic.
+                    let _ = io::stdout().write_all(text.as_bytes());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("voiceportal: {e}");
+                    ExitCode::FAILURE
+                }
+            },
+            Ok(()) = tokio::signal::ctrl_c() => {
+                secret::restore_terminal();
+                eprintln!("\nvoiceportal: interrupted");
+                ExitCode::from(INTERRUPTED)
+            }
+        }
+    });
+    // A PIN prompt interrupted by Ctrl-C still blocks a thread in `read`; do not
+    // wait for it.
+    runtime.shutdown_background();
+    code
+}
+
+async fn execute(config: &Config, command: AdminCommand) -> Result<String, CliError> {
+    let store = Store::connect(&config.redis)
+        .await
+        .map_err(AdminError::from)?;
+    let admin = Admin::new(config, store)?;
+    let actor = actor();
+    let actor = actor.as_str();
+    Ok(match command {
+        AdminCommand::Mailbox(command) => mailbox(&admin, actor, command).await?,
+        AdminCommand::ResetPin { mailbox, temporary } => {
+            let pin = if temporary {
+                let id = admin.status(&mailbox).await?.record.id;
+                Some(read_pin(format!("temporary PIN for mailbox {id}")).await?)
+            } else {
+                None
+            };
+            let status = admin.reset_pin(actor, &mailbox, pin).await?;
+            let what = if temporary {
+                "a temporary PIN"
+            } else {
+                "the org default PIN"
+            };
+            format!(
+                "mailbox {}: PIN reset to {what} and unlocked; it must be changed at the \
+                 next login\n",
+                status.record.id
+            )
+        }
+        AdminCommand::SetTempPin { mailbox } => {
+            let id = admin.status(&mailbox).await?.record.id;
+            let pin = read_pin(format!("temporary PIN for mailbox {id}")).await?;
+            let status = admin.set_temp_pin(actor, &mailbox, pin).await?;
+            let mut text =
+                format!("mailbox {id}: temporary PIN set; it must be changed at the next login\n");
+            if status.lock.locked {
+                text.push_str(&format!(
+                    "note: mailbox {id} is locked; unlock it with `voiceportal admin \
+                     unlock {id}` before its owner can log in\n"
+                ));
+            }
+            text
+        }
+        AdminCommand::Unlock { mailbox } => {
+            let status = admin.unlock(actor, &mailbox).await?;
+            format!("mailbox {}: unlocked, strikes 0\n", status.record.id)
+        }
+        AdminCommand::DefaultPin(DefaultPinCommand::Set) => {
+            let pin = read_pin("org default PIN".into()).await?;
+            admin.set_default_pin(actor, Some(pin)).await?;
+            "org default PIN set: mailboxes created from now on start with it (existing \
+             mailboxes keep their PIN)\n"
+                .into()
+        }
+        AdminCommand::DefaultPin(DefaultPinCommand::Clear) => {
+            admin.set_default_pin(actor, None).await?;
+            "org default PIN cleared: new mailboxes start without a PIN (existing \
+             mailboxes keep theirs)\n"
+                .into()
+        }
+        AdminCommand::PortalPasscode(PortalPasscodeCommand::Set) => {
+            let passcode = read_pin("portal passcode".into()).await?;
+            admin.set_portal_passcode(actor, passcode).await?;
+            "portal passcode set and unlocked\n".into()
+        }
+        AdminCommand::Status {
+            mailbox: Some(number),
+        } => show::mailbox(&admin.status(&number).await?),
+        AdminCommand::Status { mailbox: None } => show::portal(&admin.portal_status().await?),
+        AdminCommand::Audit { count } => show::audit(&admin.audit_log(count as usize).await?),
+    })
+}
+
+async fn mailbox(
+    admin: &Admin,
+    actor: &str,
+    command: MailboxCommand,
+) -> Result<String, AdminError> {
+    Ok(match command {
+        MailboxCommand::Create { number, fields } => {
+            let record = admin.create_mailbox(actor, &number, &fields.into()).await?;
+            let status = admin.status(record.id.as_str()).await?;
+            format!("created mailbox {}\n{}", record.id, show::mailbox(&status))
+        }
+        MailboxCommand::Update { number, fields } => {
+            let record = admin.update_mailbox(actor, &number, &fields.into()).await?;
+            let status: MailboxStatus = admin.status(record.id.as_str()).await?;
+            format!("updated mailbox {}\n{}", record.id, show::mailbox(&status))
+        }
+        MailboxCommand::Delete { number } => {
+            admin.delete_mailbox(actor, &number).await?;
+            format!("deleted mailbox {}\n", number.trim())
+        }
+        MailboxCommand::List => show::mailbox_list(&admin.list_mailboxes().await?),
+        MailboxCommand::Show { number } => show::mailbox(&admin.status(&number).await?),
+    })
+}
+
+/// Reads a PIN on a blocking thread: the prompt waits for a person.
+async fn read_pin(label: String) -> Result<Pin, InputError> {
+    tokio::task::spawn_blocking(move || secret::read_pin(&label))
+        .await
+        .map_err(|e| InputError::Io(io::Error::other(e.to_string())))?
+}
+
+/// The OS user: the one who ran `sudo` if any, else the login user.
+fn actor() -> String {
+    ["SUDO_USER", "USER"]
+        .iter()
+        .filter_map(|name| std::env::var(name).ok())
+        .find(|value| !value.trim().is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}

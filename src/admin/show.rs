@@ -1,0 +1,223 @@
+//! Plain-text renderings of admin results for the CLI: aligned, one fact per line,
+//! readable without a manual.
+
+use std::fmt::Write;
+
+use chrono::DateTime;
+
+use super::{MailboxStatus, PortalStatus};
+use crate::store::audit::AuditEntry;
+use crate::store::lockout::LockStatus;
+use crate::store::mailboxes::{MailboxRecord, PinOrigin};
+
+/// Every field of one mailbox, `label  value` per line.
+pub fn mailbox(status: &MailboxStatus) -> String {
+    let r = &status.record;
+    let rows = [
+        ("mailbox", r.id.to_string()),
+        ("name", or_dash(&r.display_name)),
+        ("e-mail", or_dash(r.email.as_deref().unwrap_or_default())),
+        ("language", r.language.clone()),
+        ("time zone", r.timezone.clone()),
+        ("PIN", pin_state(r.pin_origin, r.must_change)),
+        ("name recorded", yes_no(r.name_recorded).to_owned()),
+        (
+            "strikes",
+            format!("{} of {}", status.lock.strikes, status.max_failed_attempts),
+        ),
+        ("locked", lock_state(&status.lock)),
+    ];
+    table(&rows)
+}
+
+/// The portal's number, which org-wide secrets are set, and the passcode's lock.
+pub fn portal(status: &PortalStatus) -> String {
+    let set = |is_set: bool| if is_set { "set" } else { "not set" }.to_owned();
+    let rows = [
+        ("portal number", status.number.to_string()),
+        ("portal passcode", set(status.passcode_set)),
+        ("org default PIN", set(status.default_pin_set)),
+        (
+            "passcode strikes",
+            format!("{} of {}", status.lock.strikes, status.max_failed_attempts),
+        ),
+        ("passcode locked", lock_state(&status.lock)),
+    ];
+    table(&rows)
+}
+
+/// One line per mailbox under a header; "no mailboxes" when there are none.
+pub fn mailbox_list(records: &[MailboxRecord]) -> String {
+    if records.is_empty() {
+        return "no mailboxes\n".to_owned();
+    }
+    let header = [
+        "MAILBOX",
+        "PIN",
+        "CHANGE",
+        "NAME REC.",
+        "LANG",
+        "TIME ZONE",
+        "NAME",
+    ];
+    let mut lines = vec![header.map(str::to_owned).to_vec()];
+    for r in records {
+        lines.push(vec![
+            r.id.to_string(),
+            r.pin_origin.to_string(),
+            yes_no(r.must_change).to_owned(),
+            yes_no(r.name_recorded).to_owned(),
+            r.language.clone(),
+            r.timezone.clone(),
+            r.display_name.clone(),
+        ]);
+    }
+    columns(&lines)
+}
+
+/// One line per entry: time (UTC), actor, action, target, detail.
+pub fn audit(entries: &[AuditEntry]) -> String {
+    if entries.is_empty() {
+        return "no audit entries\n".to_owned();
+    }
+    let lines: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            vec![
+                entry_time(&e.id),
+                e.actor.clone(),
+                e.action.clone(),
+                e.target.clone(),
+                e.detail.clone(),
+            ]
+        })
+        .collect();
+    columns(&lines)
+}
+
+/// How the PIN stands, in words an administrator can act on.
+pub fn pin_state(origin: PinOrigin, must_change: bool) -> String {
+    let what = match origin {
+        PinOrigin::None => return "none yet (the owner sets one up from their own phone)".into(),
+        PinOrigin::Default => "org default PIN",
+        PinOrigin::Temporary => "temporary (set by an administrator)",
+        PinOrigin::User => "chosen by the owner",
+    };
+    if must_change {
+        format!("{what}, must be changed at the next login")
+    } else {
+        what.to_owned()
+    }
+}
+
+fn lock_state(lock: &LockStatus) -> String {
+    match (lock.locked, lock.locked_until) {
+        (false, _) => "no".into(),
+        (true, None) => "yes, until an administrator unlocks it".into(),
+        (true, Some(until)) => format!("yes, until {}", until.format("%Y-%m-%d %H:%M:%S UTC")),
+    }
+}
+
+/// A stream id is `<milliseconds>-<sequence>`: the time the entry was written.
+fn entry_time(id: &str) -> String {
+    id.split('-')
+        .next()
+        .and_then(|ms| ms.parse::<i64>().ok())
+        .and_then(DateTime::from_timestamp_millis)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| id.to_owned())
+}
+
+fn yes_no(value: bool) -> &'static str {
+    if value { "yes" } else { "no" }
+}
+
+fn or_dash(value: &str) -> String {
+    if value.is_empty() { "-" } else { value }.to_owned()
+}
+
+fn table(rows: &[(&str, String)]) -> String {
+    let width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (label, value) in rows {
+        // Writing to a String cannot fail.
+        let _ = writeln!(out, "{label:<width$}  {value}");
+    }
+    out
+}
+
+/// Left-aligned columns two spaces apart; the last column is not padded.
+fn columns(lines: &[Vec<String>]) -> String {
+    let count = lines.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..count)
+        .map(|i| {
+            lines
+                .iter()
+                .filter_map(|l| l.get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for line in lines {
+        let mut text = String::new();
+        for (i, cell) in line.iter().enumerate() {
+            if i + 1 == line.len() {
+                text.push_str(cell);
+            } else {
+                let _ = write!(text, "{cell:<w$}  ", w = widths[i]);
+            }
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::MailboxId;
+
+    #[test]
+    fn a_mailbox_reads_as_a_table() {
+        let mut record = MailboxRecord::new(MailboxId::parse("1001").unwrap());
+        record.display_name = "Alice".into();
+        record.pin_origin = PinOrigin::Default;
+        record.must_change = true;
+        let status = MailboxStatus {
+            record,
+            lock: LockStatus {
+                strikes: 4,
+                locked: true,
+                locked_until: None,
+            },
+            max_failed_attempts: 4,
+        };
+        let text = mailbox(&status);
+        assert!(text.contains("mailbox        1001\n"), "{text}");
+        assert!(text.contains("e-mail         -\n"), "{text}");
+        assert!(text.contains("org default PIN, must be changed"), "{text}");
+        assert!(text.contains("strikes        4 of 4\n"), "{text}");
+        assert!(
+            text.contains("yes, until an administrator unlocks it"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn columns_align() {
+        let lines = vec![
+            vec!["A".to_owned(), "BB".to_owned(), "C".to_owned()],
+            vec!["long".to_owned(), "x".to_owned(), String::new()],
+        ];
+        assert_eq!(columns(&lines), "A     BB  C\nlong  x\n");
+    }
+
+    #[test]
+    fn stream_ids_become_times() {
+        assert_eq!(entry_time("1700000000000-0"), "2023-11-14 22:13:20 UTC");
+        assert_eq!(entry_time("garbage"), "garbage");
+    }
+}
