@@ -6,6 +6,9 @@
 //! like a wrong PIN, after the same amount of hashing work, so callers cannot probe
 //! which mailboxes exist.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use tracing::warn;
 
 use crate::config::Config;
@@ -50,6 +53,9 @@ pub struct Access {
     hasher: PinHasher,
     policy: PinPolicy,
     lockout: LockoutPolicy,
+    /// Real verifications of a stored secret since start-up (dummy ones excluded):
+    /// what the lockout bounds, exposed so operators and tests can watch it.
+    verifications: Arc<AtomicU64>,
 }
 
 impl Access {
@@ -63,11 +69,17 @@ impl Access {
             hasher,
             policy: config.pin_policy.clone(),
             lockout: config.lockout.clone(),
+            verifications: Arc::new(AtomicU64::new(0)),
         })
     }
 
     pub fn policy(&self) -> &PinPolicy {
         &self.policy
+    }
+
+    /// How many stored PINs and passcodes this instance has verified.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 
     /// One attempt at a mailbox's PIN. Reserves the attempt first (atomic across
@@ -186,6 +198,7 @@ impl Access {
     }
 
     async fn verify(&self, pin: &Pin, hash: String) -> Result<bool, AccessError> {
+        self.verifications.fetch_add(1, Ordering::Relaxed);
         let this = self.clone();
         let pin = pin.clone();
         tokio::task::spawn_blocking(move || this.hasher.verify(&pin, &hash))

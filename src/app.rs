@@ -51,6 +51,11 @@ impl App {
         &self.store
     }
 
+    /// PIN checks of this instance (its verification count is worth watching).
+    pub fn access(&self) -> &Access {
+        &self.access
+    }
+
     /// Serves calls until `shutdown` completes.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         match self.client.ping().await {

@@ -302,3 +302,242 @@ async fn wait_beep(caller: &Caller) {
     }
     panic!("no beep; heard {:?}", caller.heard());
 }
+
+/// Twenty callers guess at one mailbox at the same time: the lock holds, and no
+/// more than `max_failed_attempts` PINs are ever verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_simultaneous_guessers_get_at_most_four_verifications() {
+    let app = spawn_app().await;
+    mailbox(&app, "1001", Some((PIN, PinOrigin::User)), true).await;
+    let guesses = (0..20).map(|n| {
+        let app = &app;
+        async move {
+            let caller = from_outside(app).await;
+            hear(&caller, "voiceportal/enter-mailbox").await;
+            caller.press("1001#").await;
+            hear(&caller, "voiceportal/enter-pin").await;
+            caller.press(&format!("{:06}#", 200_000 + n)).await;
+            caller.wait_end(WAIT * 3).await;
+            sounds(&caller)
+        }
+    });
+    let heard = futures_util::future::join_all(guesses).await;
+    assert!(
+        app.verifications() <= 4,
+        "{} verifications",
+        app.verifications()
+    );
+    assert_eq!(strikes(&app, "1001").await, (4, true));
+    let locked = heard
+        .iter()
+        .filter(|s| s.contains(&"pin-locked".to_string()))
+        .count();
+    assert!(locked >= 1, "{heard:?}");
+}
+
+/// Two service instances (each with its own Asterisk) share one Redis: strikes
+/// add up across them, and together they verify at most four PINs.
+#[tokio::test]
+async fn two_instances_share_strikes_and_the_lock() {
+    let first = spawn_app().await;
+    let second = crate::support::app::spawn_second_instance(&first).await;
+    mailbox(&first, "1001", Some((PIN, PinOrigin::User)), true).await;
+    for (n, app) in [&first, &second, &first, &second].into_iter().enumerate() {
+        let caller = from_own_phone(app, "1001").await;
+        hear(&caller, "voiceportal/enter-pin-or-star").await;
+        caller.press("246802#").await;
+        let expected = if n == 3 {
+            "voiceportal/pin-locked"
+        } else {
+            "voiceportal/pin-incorrect"
+        };
+        hear(&caller, expected).await;
+        caller.hangup().await;
+    }
+    let caller = from_own_phone(&second, "1001").await;
+    hear(&caller, "voiceportal/enter-pin-or-star").await;
+    caller.press(&format!("{PIN}#")).await;
+    hear(&caller, "voiceportal/pin-locked").await;
+    assert_eq!(first.verifications() + second.verifications(), 4);
+    assert_eq!(strikes(&first, "1001").await, (4, true));
+}
+
+#[tokio::test]
+async fn strikes_survive_a_service_restart() {
+    let mut app = spawn_app().await;
+    mailbox(&app, "1001", Some((PIN, PinOrigin::User)), true).await;
+    let caller = from_own_phone(&app, "1001").await;
+    for _ in 0..3 {
+        hear(&caller, "voiceportal/enter-pin-or-star").await;
+        caller.press("246802#").await;
+        hear(&caller, "voiceportal/pin-incorrect").await;
+    }
+    ended(&caller).await;
+    app.stop().await;
+    app.start().await;
+    assert_eq!(strikes(&app, "1001").await, (3, false));
+    let caller = from_own_phone(&app, "1001").await;
+    hear(&caller, "voiceportal/enter-pin-or-star").await;
+    caller.press("246802#").await;
+    hear(&caller, "voiceportal/pin-locked").await;
+    assert_eq!(strikes(&app, "1001").await, (4, true));
+}
+
+async fn set_passcode(app: &TestApp, passcode: &str) {
+    let hasher = PinHasher::new(&app.config.security.pepper, &app.config.security.hash).unwrap();
+    let hash = hasher.hash(&Pin::parse(passcode).unwrap()).unwrap();
+    app.store.set_portal_passcode_hash(&hash).await.unwrap();
+}
+
+/// The portal's own number leads to the admin passcode and the greetings menu:
+/// record greeting 1 (with review), listen to it, and the attendant entry point
+/// plays it and hands the caller's key back to the dialplan.
+#[tokio::test]
+async fn admin_passcode_path_and_attendant() {
+    let app = spawn_app().await;
+    set_passcode(&app, "80241357").await;
+    let caller = from_outside(&app).await;
+    hear(&caller, "voiceportal/enter-mailbox").await;
+    caller
+        .press(&format!("{}#", app.config.portal.number))
+        .await;
+    hear(&caller, "voiceportal/enter-admin-passcode").await;
+    caller.press("80241357#").await;
+    hear(&caller, "voiceportal/enter-greeting-number").await;
+    caller.press("1#").await;
+    hear(&caller, "voiceportal/greeting-menu").await;
+    caller.press("2").await;
+    hear(&caller, "voiceportal/no-greeting").await;
+    hear(&caller, "voiceportal/greeting-menu").await;
+    caller.press("1").await;
+    hear(&caller, "voiceportal/record-greeting").await;
+    wait_beep(&caller).await;
+    caller.speak(3.0).await;
+    caller.press("#").await;
+    hear(&caller, "vm-review").await;
+    caller.press("1").await;
+    hear(&caller, "voiceportal/greeting-menu").await;
+    caller.press("#").await;
+    hear(&caller, "vm-goodbye").await;
+    ended(&caller).await;
+    assert!(
+        app.sim
+            .stored_recordings()
+            .contains(&"voiceportal/attendant/1".to_string())
+    );
+
+    let visitor = app
+        .sim
+        .dial(Dial::new(&["attendant", "1"], "0612345678"))
+        .await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !visitor
+        .heard()
+        .iter()
+        .any(|h| matches!(h, Heard::Recording { .. }))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "greeting not played"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    visitor.press("3").await;
+    let end = visitor.wait_end(WAIT).await;
+    assert!(matches!(end, Some(CallEnd::Continued { .. })), "{end:?}");
+    assert_eq!(
+        visitor.variables().get("VP_DIGIT").map(String::as_str),
+        Some("3")
+    );
+}
+
+#[tokio::test]
+async fn attendant_without_greeting_apologises_and_continues() {
+    let app = spawn_app().await;
+    let visitor = app
+        .sim
+        .dial(Dial::new(&["attendant", "7"], "0612345678"))
+        .await;
+    hear(&visitor, "voiceportal/error").await;
+    let end = visitor.wait_end(WAIT).await;
+    assert!(matches!(end, Some(CallEnd::Continued { .. })), "{end:?}");
+    assert_eq!(
+        visitor.variables().get("VP_DIGIT").map(String::as_str),
+        Some("")
+    );
+}
+
+/// The admin passcode is no PIN: typed at a user's PIN prompt it is a wrong PIN,
+/// and wrong passcodes lock the admin side on their own.
+#[tokio::test]
+async fn admin_passcode_is_a_wrong_pin_and_has_its_own_lock() {
+    let app = spawn_app().await;
+    mailbox(&app, "1001", Some((PIN, PinOrigin::User)), true).await;
+    set_passcode(&app, "80241357").await;
+    let caller = from_own_phone(&app, "1001").await;
+    hear(&caller, "voiceportal/enter-pin-or-star").await;
+    caller.press("80241357#").await;
+    hear(&caller, "voiceportal/pin-incorrect").await;
+    caller.hangup().await;
+    assert_eq!(strikes(&app, "1001").await, (1, false));
+
+    for call in 0..2 {
+        let caller = from_outside(&app).await;
+        hear(&caller, "voiceportal/enter-mailbox").await;
+        caller
+            .press(&format!("{}#", app.config.portal.number))
+            .await;
+        let attempts = if call == 0 { 3 } else { 1 };
+        for attempt in 0..attempts {
+            hear(&caller, "voiceportal/enter-admin-passcode").await;
+            caller.press("11112222#").await;
+            let expected = if call == 1 && attempt == 0 {
+                "voiceportal/pin-locked"
+            } else {
+                "voiceportal/passcode-incorrect"
+            };
+            hear(&caller, expected).await;
+        }
+        ended(&caller).await;
+    }
+    let status = app
+        .store
+        .lock_status(&LockSubject::PortalPasscode)
+        .await
+        .unwrap();
+    assert!(status.locked);
+    // The mailbox's own strikes were not touched by the passcode guesses.
+    assert_eq!(strikes(&app, "1001").await, (1, false));
+}
+
+/// A whole session with known PINs, at the most verbose log level: neither the
+/// old PIN nor the new one appears anywhere in what the service logged.
+#[tokio::test]
+async fn pins_never_reach_the_logs() {
+    crate::support::logs::start_capture();
+    let app = spawn_app().await;
+    mailbox(&app, "1001", Some(("583920", PinOrigin::Temporary)), true).await;
+    let caller = from_outside(&app).await;
+    hear(&caller, "voiceportal/enter-mailbox").await;
+    caller.press("1001#").await;
+    hear(&caller, "voiceportal/enter-pin").await;
+    caller.press("583920#").await;
+    hear(&caller, "voiceportal/enter-new-pin").await;
+    caller.press("749261#").await;
+    hear(&caller, "voiceportal/reenter-new-pin").await;
+    caller.press("749261#").await;
+    hear(&caller, "voiceportal/pin-changed").await;
+    caller.hangup().await;
+    ended_or_gone(&caller).await;
+
+    let logs = crate::support::logs::captured();
+    assert!(logs.contains("login"), "nothing was captured: {logs}");
+    for secret in ["583920", "749261", "test-pepper"] {
+        assert!(!logs.contains(secret), "{secret} leaked into the logs");
+    }
+    assert!(!logs.contains("$argon2"), "a hash leaked into the logs");
+}
+
+async fn ended_or_gone(caller: &Caller) {
+    assert!(caller.wait_end(WAIT).await.is_some());
+}

@@ -6,6 +6,7 @@ use std::time::Duration;
 use ari_sim::{SimConfig, Simulator};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use voiceportal::access::Access;
 use voiceportal::app::App;
 use voiceportal::config::{Config, Secret};
 use voiceportal::domain::HashCost;
@@ -20,6 +21,8 @@ pub struct TestApp {
     pub sim: Simulator,
     pub config: Config,
     pub store: Store,
+    /// The running instance's PIN checks; replaced on restart.
+    access: Option<Access>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -30,11 +33,26 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(sim_config: SimConfig, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_on(sim_config, &TestRedis::fresh(), tweak).await
+}
+
+/// A second service instance, with its own Asterisk, sharing `first`'s Redis.
+pub async fn spawn_second_instance(first: &TestApp) -> TestApp {
+    let redis = TestRedis {
+        url: first.config.redis.url.clone(),
+    };
+    spawn_app_on(SimConfig::default(), &redis, |_| {}).await
+}
+
+async fn spawn_app_on(
+    sim_config: SimConfig,
+    redis: &TestRedis,
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
     let sim = Simulator::start(sim_config)
         .await
         .expect("start the ARI simulator");
-    let redis = TestRedis::fresh();
-    let mut config = test_config(&sim, &redis);
+    let mut config = test_config(&sim, redis);
     tweak(&mut config);
     let store = Store::connect(&config.redis)
         .await
@@ -43,6 +61,7 @@ pub async fn spawn_app_with(sim_config: SimConfig, tweak: impl FnOnce(&mut Confi
         sim,
         config,
         store,
+        access: None,
         stop: None,
         task: None,
     };
@@ -74,11 +93,17 @@ pub fn test_config(sim: &Simulator, redis: &TestRedis) -> Config {
 }
 
 impl TestApp {
+    /// Stored PINs verified by the running instance.
+    pub fn verifications(&self) -> u64 {
+        self.access.as_ref().map_or(0, Access::verifications)
+    }
+
     /// Starts (or restarts) the service and waits until its websocket is connected.
     pub async fn start(&mut self) {
         let app = App::build(self.config.clone())
             .await
             .expect("build the app");
+        self.access = Some(app.access().clone());
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         self.stop = Some(stop_tx);
         self.task = Some(tokio::spawn(app.run(async {

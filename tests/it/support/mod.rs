@@ -1,4 +1,5 @@
 pub mod app;
+pub mod logs;
 pub mod probe;
 pub mod redis;
 
