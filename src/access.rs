@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use tokio::sync::Semaphore;
 use tracing::warn;
 
 use crate::config::Config;
@@ -56,6 +57,8 @@ pub struct Access {
     /// Real verifications of a stored secret since start-up (dummy ones excluded):
     /// what the lockout bounds, exposed so operators and tests can watch it.
     verifications: Arc<AtomicU64>,
+    /// Bounds concurrent argon2 runs (see `hashing`).
+    hash_slots: Arc<Semaphore>,
 }
 
 impl Access {
@@ -70,6 +73,7 @@ impl Access {
             policy: config.pin_policy.clone(),
             lockout: config.lockout.clone(),
             verifications: Arc::new(AtomicU64::new(0)),
+            hash_slots: Arc::new(Semaphore::new(hash_slots())),
         })
     }
 
@@ -161,9 +165,8 @@ impl Access {
     ) -> Result<Result<(), PinRejection>, AccessError> {
         let default_hash = self.store.default_pin_hash().await?;
         let history = self.store.pin_history(mailbox).await?;
-        let this = self.clone();
         let (pin, mailbox) = (pin.clone(), mailbox.clone());
-        tokio::task::spawn_blocking(move || {
+        self.hashing(move |this| {
             this.policy.check(
                 &pin,
                 &mailbox,
@@ -173,7 +176,6 @@ impl Access {
             )
         })
         .await
-        .map_err(|e| AccessError::Task(e.to_string()))
     }
 
     /// Sets the owner's own PIN after the full policy check (rules, the org default
@@ -186,11 +188,8 @@ impl Access {
         if let Err(rejection) = self.check_new_pin(mailbox, pin).await? {
             return Ok(Err(rejection));
         }
-        let this = self.clone();
         let pin = pin.clone();
-        let hash = tokio::task::spawn_blocking(move || this.hasher.hash(&pin))
-            .await
-            .map_err(|e| AccessError::Task(e.to_string()))??;
+        let hash = self.hashing(move |this| this.hasher.hash(&pin)).await??;
         self.store
             .set_pin(mailbox, &hash, PinOrigin::User, self.policy.history)
             .await?;
@@ -199,18 +198,38 @@ impl Access {
 
     async fn verify(&self, pin: &Pin, hash: String) -> Result<bool, AccessError> {
         self.verifications.fetch_add(1, Ordering::Relaxed);
-        let this = self.clone();
         let pin = pin.clone();
-        tokio::task::spawn_blocking(move || this.hasher.verify(&pin, &hash))
+        self.hashing(move |this| this.hasher.verify(&pin, &hash))
             .await
-            .map_err(|e| AccessError::Task(e.to_string()))
     }
 
     async fn verify_dummy(&self, pin: &Pin) -> Result<(), AccessError> {
-        let this = self.clone();
         let pin = pin.clone();
-        tokio::task::spawn_blocking(move || this.hasher.verify_dummy(&pin))
+        self.hashing(move |this| this.hasher.verify_dummy(&pin))
+            .await
+    }
+
+    /// Runs argon2 work off the async threads, at most `hash_slots` at a time: each
+    /// run holds `security.hash.memory_kib` of memory, so a burst of logins must
+    /// queue rather than allocate without bound.
+    async fn hashing<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Access) -> T + Send + 'static,
+    ) -> Result<T, AccessError> {
+        let _slot = self
+            .hash_slots
+            .acquire()
+            .await
+            .map_err(|e| AccessError::Task(e.to_string()))?;
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || work(&this))
             .await
             .map_err(|e| AccessError::Task(e.to_string()))
     }
+}
+
+/// One argon2 run per core: more would only queue inside the blocking pool while
+/// holding their memory.
+fn hash_slots() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
 }

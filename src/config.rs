@@ -342,9 +342,11 @@ impl Config {
                 "must start with redis://, rediss:// or unix://",
             ));
         }
-        if self.portal.number.is_empty() || !self.portal.number.bytes().all(|b| b.is_ascii_digit())
+        if self.portal.number.is_empty()
+            || self.portal.number.len() > crate::domain::MailboxId::MAX_LEN
+            || !self.portal.number.bytes().all(|b| b.is_ascii_digit())
         {
-            return Err(invalid("portal.number", "must be digits only"));
+            return Err(invalid("portal.number", "must be 1 to 20 digits"));
         }
         if self.portal.max_attempts_per_call == 0 {
             return Err(invalid(

@@ -39,6 +39,9 @@ impl
     for ConnHandle
 {
     fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        // Asterisk's HTTP server disables Nagle's algorithm; without this, small
+        // event writes wait ~40 ms for the peer's delayed ACK.
+        let _ = stream.io().set_nodelay(true);
         let dup = socket2::SockRef::from(stream.io()).try_clone().ok();
         ConnHandle(dup.map(Arc::new))
     }

@@ -102,7 +102,8 @@ async fn connect(url: &str, config: &AriConfig) -> Result<Socket, String> {
     let header = HeaderValue::from_str(&format!("Basic {credentials}"))
         .map_err(|_| "the ARI credentials contain characters a header cannot carry".to_owned())?;
     request.headers_mut().insert(AUTHORIZATION, header);
-    let connecting = tokio_tungstenite::connect_async(request);
+    // Nagle off: our pings and close frames go out at once.
+    let connecting = tokio_tungstenite::connect_async_with_config(request, None, true);
     match tokio::time::timeout(config.request_timeout, connecting).await {
         Err(_) => Err("timed out".into()),
         Ok(Err(WsError::Http(response))) if response.status().as_u16() == 401 => Err(format!(

@@ -86,16 +86,26 @@ impl MailboxRecord {
         }
     }
 
-    fn fields(&self) -> Vec<(&'static str, String)> {
+    /// What describes the owner; an update rewrites only these, so it can never
+    /// undo a PIN change or a recorded name that happened meanwhile.
+    fn descriptive_fields(&self) -> Vec<(&'static str, String)> {
         vec![
             ("display_name", self.display_name.clone()),
             ("email", self.email.clone().unwrap_or_default()),
             ("language", self.language.clone()),
             ("timezone", self.timezone.clone()),
+        ]
+    }
+
+    /// Every field of a new record.
+    fn fields(&self) -> Vec<(&'static str, String)> {
+        let mut fields = self.descriptive_fields();
+        fields.extend([
             ("pin_origin", self.pin_origin.as_str().to_owned()),
             ("must_change", flag(self.must_change)),
             ("name_recorded", flag(self.name_recorded)),
-        ]
+        ]);
+        fields
     }
 
     fn from_fields(id: MailboxId, fields: &HashMap<String, String>) -> MailboxRecord {
@@ -169,8 +179,8 @@ impl Store {
         Ok(Some(MailboxRecord::from_fields(id.clone(), &fields)))
     }
 
-    /// Rewrites the descriptive fields of an existing mailbox; `false` if it does
-    /// not exist.
+    /// Rewrites the descriptive fields (name, e-mail, language, time zone) of an
+    /// existing mailbox; `false` if it does not exist. PIN state is not touched.
     pub async fn update_mailbox(&self, record: &MailboxRecord) -> Result<bool, StoreError> {
         const UPDATE: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -180,7 +190,7 @@ return 1
         let update = redis::Script::new(UPDATE);
         let mut script = update.prepare_invoke();
         script.key(mailbox_key(record.id.as_str(), "box"));
-        for (name, value) in record.fields() {
+        for (name, value) in record.descriptive_fields() {
             script.arg(name).arg(value);
         }
         let mut conn = self.conn.clone();
