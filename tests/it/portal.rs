@@ -541,3 +541,55 @@ async fn pins_never_reach_the_logs() {
 async fn ended_or_gone(caller: &Caller) {
     assert!(caller.wait_end(WAIT).await.is_some());
 }
+
+/// A locked mailbox, an admin reset to the org default PIN, then the owner's
+/// forced set-up, where the default PIN itself is refused as the new PIN.
+#[tokio::test]
+async fn admin_reset_then_forced_setup_from_the_default_pin() {
+    use voiceportal::admin::{Admin, MailboxFields};
+    let app = spawn_app().await;
+    let admin = Admin::new(&app.config, app.store.clone()).unwrap();
+    admin
+        .set_default_pin("tester", Some(Pin::parse("407719").unwrap()))
+        .await
+        .unwrap();
+    admin
+        .create_mailbox("tester", "1001", &MailboxFields::default())
+        .await
+        .unwrap();
+    // Lock it with four wrong PINs.
+    for _ in 0..2 {
+        let caller = from_own_phone(&app, "1001").await;
+        for _ in 0..2 {
+            hear(&caller, "voiceportal/enter-pin-or-star").await;
+            caller.press("246802#").await;
+        }
+        caller.hangup().await;
+    }
+    let caller = from_own_phone(&app, "1001").await;
+    hear(&caller, "voiceportal/enter-pin-or-star").await;
+    caller.press("407719#").await;
+    hear(&caller, "voiceportal/pin-locked").await;
+
+    admin.reset_pin("tester", "1001", None).await.unwrap();
+    assert_eq!(strikes(&app, "1001").await, (0, false));
+    let caller = from_own_phone(&app, "1001").await;
+    hear(&caller, "voiceportal/enter-pin-or-star").await;
+    caller.press("407719#").await;
+    hear(&caller, "voiceportal/setup-required").await;
+    hear(&caller, "voiceportal/enter-new-pin").await;
+    caller.press("407719#").await;
+    hear(&caller, "voiceportal/pin-default").await;
+    hear(&caller, "voiceportal/enter-new-pin").await;
+    caller.press("917355#").await;
+    hear(&caller, "voiceportal/reenter-new-pin").await;
+    caller.press("917355#").await;
+    hear(&caller, "voiceportal/pin-changed").await;
+    hear(&caller, "vm-rec-name").await;
+    caller.hangup().await;
+    let record = app.store.mailbox(&id("1001")).await.unwrap().unwrap();
+    assert_eq!(
+        (record.pin_origin, record.must_change),
+        (PinOrigin::User, false)
+    );
+}
