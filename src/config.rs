@@ -70,6 +70,7 @@ pub struct Config {
     pub redis: RedisConfig,
     pub call: CallConfig,
     pub portal: PortalConfig,
+    pub deposit: DepositConfig,
     pub security: SecurityConfig,
     pub pin_policy: PinPolicy,
     pub lockout: LockoutPolicy,
@@ -106,6 +107,51 @@ impl Default for PortalConfig {
             mwi_context: "default".into(),
         }
     }
+}
+
+/// Leaving a message.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DepositConfig {
+    /// Longest message.
+    #[serde(with = "humantime_serde")]
+    pub max_message: Duration,
+    /// Silence that ends a message.
+    #[serde(with = "humantime_serde")]
+    pub max_silence: Duration,
+    /// Shorter messages are discarded (a hang-up right after the beep).
+    #[serde(with = "humantime_serde")]
+    pub min_message: Duration,
+    /// Messages (new and old) a mailbox holds before "mailbox full".
+    pub max_messages: u32,
+    /// Where `0` during a greeting sends the caller; absent: `0` does nothing.
+    pub operator: Option<OperatorConfig>,
+}
+
+impl Default for DepositConfig {
+    fn default() -> Self {
+        DepositConfig {
+            max_message: Duration::from_secs(180),
+            max_silence: Duration::from_secs(10),
+            min_message: Duration::from_secs(1),
+            max_messages: 100,
+            operator: None,
+        }
+    }
+}
+
+/// A dialplan location: `0` during a greeting continues the call there.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorConfig {
+    pub context: String,
+    pub extension: String,
+    #[serde(default = "first_priority")]
+    pub priority: i64,
+}
+
+fn first_priority() -> i64 {
+    1
 }
 
 /// How PINs and the portal passcode are hashed.
@@ -358,6 +404,28 @@ impl Config {
             return Err(invalid(
                 "portal.mwi_context",
                 "must be a non-empty context name without '@'",
+            ));
+        }
+        if self.deposit.max_message < Duration::from_secs(1) {
+            return Err(invalid("deposit.max_message", "must be at least 1s"));
+        }
+        if self.deposit.min_message >= self.deposit.max_message {
+            return Err(invalid(
+                "deposit.min_message",
+                "must be shorter than deposit.max_message",
+            ));
+        }
+        if self.deposit.max_messages == 0 {
+            return Err(invalid("deposit.max_messages", "must be at least 1"));
+        }
+        if let Some(operator) = &self.deposit.operator
+            && (operator.context.is_empty()
+                || operator.extension.is_empty()
+                || operator.priority < 1)
+        {
+            return Err(invalid(
+                "deposit.operator",
+                "needs a context, an extension and a priority of at least 1",
             ));
         }
         self.pin_policy
