@@ -16,11 +16,6 @@
 //! Rounds start all their calls at once, so every caller presses its digits in the
 //! same few milliseconds: a burst, the worst case for latency, not a steady rate.
 //!
-//! Reading the numbers: a real Asterisk sets `TCP_NODELAY` on its HTTP and websocket
-//! connections (main/http.c). While the simulator's sockets do not, small event
-//! writes can wait for a delayed ACK (~40 ms on Linux), and that stall, not the
-//! service, dominates the latency at low load (p50 ~30 ms instead of ~1 ms).
-//!
 //! This is a benchmark: it prints numbers and asserts nothing about them.
 
 #[allow(dead_code)]

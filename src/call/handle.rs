@@ -14,7 +14,7 @@ use tracing::{debug, warn};
 use super::collect::{Collect, CollectEnd, Digits, Entry};
 use super::{CallError, CallInput, Media};
 use crate::ari::models::{Channel, LiveRecording};
-use crate::ari::{AriClient, Event, RecordParams};
+use crate::ari::{AriClient, Event, PlaybackControl, RecordParams};
 use crate::config::CallConfig;
 
 /// How to record.
@@ -306,6 +306,82 @@ impl Call {
                     _ => {}
                 },
             }
+        }
+    }
+
+    /// Plays a message with the keys of a voicemail player: `*` rewinds, `#`
+    /// forwards (3 s each, Asterisk's default skip), `0` pauses and resumes; any
+    /// other key stops the playback and is returned for the caller's menu. `None`
+    /// when it played to its end. `length` bounds the wait for the end (a message
+    /// plays in one piece, with no event between start and end), pauses excluded.
+    pub async fn play_message(
+        &mut self,
+        media: &[Media],
+        length: Duration,
+    ) -> Result<Option<char>, CallError> {
+        self.check_alive()?;
+        let id = self.start_playback(media).await?;
+        let margin = self.timing.prompt_timeout;
+        let mut deadline = Instant::now() + length + margin;
+        let mut paused = false;
+        loop {
+            let wait_until = if paused {
+                Instant::now() + self.timing.collect_timeout
+            } else {
+                deadline
+            };
+            match self.receive(wait_until).await? {
+                Received::Timeout if paused => {
+                    // Paused and forgotten: resume rather than hold the line.
+                    paused = false;
+                    self.control(&id, PlaybackControl::Unpause).await;
+                    deadline = Instant::now() + length + margin;
+                }
+                Received::Timeout => {
+                    warn!(playback = %id, "no end of message playback reported; stopping it");
+                    self.stop_playback(&id).await;
+                    return Ok(None);
+                }
+                Received::Event(event) => match *event {
+                    Event::PlaybackFinished { playback, .. } if playback.id == id => {
+                        return Ok(None);
+                    }
+                    Event::ChannelDtmfReceived { digit, .. } => match digit.as_str() {
+                        "*" => self.control(&id, PlaybackControl::Reverse).await,
+                        "#" => self.control(&id, PlaybackControl::Forward).await,
+                        "0" => {
+                            paused = !paused;
+                            let op = if paused {
+                                PlaybackControl::Pause
+                            } else {
+                                deadline = Instant::now() + length + margin;
+                                PlaybackControl::Unpause
+                            };
+                            self.control(&id, op).await;
+                        }
+                        other => {
+                            if let Some(key) = other.chars().next() {
+                                self.stop_playback(&id).await;
+                                return Ok(Some(key));
+                            }
+                        }
+                    },
+                    event if Self::ends_call(&event) => {
+                        self.gone = true;
+                        return Err(CallError::Gone);
+                    }
+                    _ => {}
+                },
+            }
+        }
+    }
+
+    /// Sends a playback control; a playback that just ended is not an error.
+    async fn control(&mut self, id: &str, control: PlaybackControl) {
+        if let Err(e) = self.client.control_playback(id, control).await
+            && !e.is_not_found()
+        {
+            debug!(playback = %id, error = %e, "playback control");
         }
     }
 

@@ -45,6 +45,13 @@ pub async fn run_login(
     mailbox: MailboxId,
 ) -> Result<(), CallError> {
     call.answer().await?;
+    login_to(flows, call, mailbox).await
+}
+
+/// Straight to the PIN prompt of `mailbox` (the call is answered): the phone's
+/// voicemail button, `*` during a greeting, the owner dialing their own extension.
+/// The owner of a mailbox with no PIN yet, on their own phone, gets set-up instead.
+pub async fn login_to(flows: &Flows, call: &mut Call, mailbox: MailboxId) -> Result<(), CallError> {
     if let Some(record) = own_mailbox(flows, call).await?
         && record.id == mailbox
         && record.pin_origin == PinOrigin::None
@@ -56,7 +63,7 @@ pub async fn run_login(
 
 /// The caller's own mailbox, when the entry point is trusted to present the
 /// caller's real extension as caller ID.
-async fn own_mailbox(flows: &Flows, call: &Call) -> Result<Option<MailboxRecord>, CallError> {
+pub async fn own_mailbox(flows: &Flows, call: &Call) -> Result<Option<MailboxRecord>, CallError> {
     let trusted = flows
         .config
         .portal
