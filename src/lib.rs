@@ -10,4 +10,5 @@ pub mod call;
 pub mod config;
 pub mod domain;
 pub mod flows;
+pub mod notify;
 pub mod store;

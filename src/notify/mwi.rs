@@ -1,0 +1,1 @@
+//! Message-waiting indication through ARI `/mailboxes` (being written).
