@@ -5,8 +5,9 @@
 //! | `vp:{<mailbox>}:box` | hash | the mailbox record (name, language, time zone, PIN hash, PIN origin, must_change, ...) |
 //! | `vp:{<mailbox>}:lock` | hash | strikes, locked flag, attempts in flight |
 //! | `vp:{<mailbox>}:pins` | list | hashes of the last PINs, newest first (PIN history) |
-//! | `vp:{<mailbox>}:msgs` | sorted set | message ids by received time |
-//! | `vp:{<mailbox>}:msg:<id>` | hash | one message's metadata |
+//! | `vp:{<mailbox>}:msgs` | sorted set | ids of the indexed messages (both folders), scored by received time (ms) |
+//! | `vp:{<mailbox>}:msg:<id>` | hash | one message's metadata: folder, caller, received, duration (see `messages`) |
+//! | `vp:{<mailbox>}:tomb` | sorted set | ids of messages being deleted (un-indexed, audio not yet deleted), scored by deletion time (ms) |
 //! | `vp:{portal}:settings` | hash | org-wide settings: the org default PIN's hash, the portal passcode's hash |
 //! | `vp:{portal}:lock` | hash | strikes and lock of the portal passcode (see `lockout`) |
 //! | `vp:mailboxes` | set | every provisioned mailbox number |
@@ -21,6 +22,22 @@ pub const PREFIX: &str = "vp";
 /// One key of a mailbox, e.g. `mailbox_key("1001", "box")` = `vp:{1001}:box`.
 pub fn mailbox_key(mailbox: &str, suffix: &str) -> String {
     format!("{PREFIX}:{{{mailbox}}}:{suffix}")
+}
+
+/// The index of a mailbox's messages, `vp:{1001}:msgs`.
+pub fn messages_index(mailbox: &str) -> String {
+    mailbox_key(mailbox, "msgs")
+}
+
+/// One message's metadata, `vp:{1001}:msg:<id>`.
+pub fn message_key(mailbox: &str, id: &str) -> String {
+    mailbox_key(mailbox, &format!("msg:{id}"))
+}
+
+/// The tombstones of a mailbox, `vp:{1001}:tomb`: messages whose deletion has
+/// begun. Repair never re-indexes their audio, and deletes it if it is still there.
+pub fn tombstones(mailbox: &str) -> String {
+    mailbox_key(mailbox, "tomb")
 }
 
 /// The set of every provisioned mailbox number.
@@ -51,6 +68,9 @@ mod tests {
     fn keys_of_one_mailbox_share_a_hash_tag() {
         assert_eq!(mailbox_key("1001", "box"), "vp:{1001}:box");
         assert_eq!(mailbox_key("1001", "msg:7"), "vp:{1001}:msg:7");
+        assert_eq!(messages_index("1001"), "vp:{1001}:msgs");
+        assert_eq!(message_key("1001", "7-abcdef"), "vp:{1001}:msg:7-abcdef");
+        assert_eq!(tombstones("1001"), "vp:{1001}:tomb");
     }
 
     #[test]

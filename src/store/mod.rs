@@ -6,6 +6,7 @@ pub mod audit;
 pub mod keys;
 pub mod lockout;
 pub mod mailboxes;
+pub mod messages;
 pub mod settings;
 
 use redis::aio::ConnectionManager;
