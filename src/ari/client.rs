@@ -258,6 +258,13 @@ impl AriClient {
         self.send_empty(Method::DELETE, &path, &[], false).await
     }
 
+    /// A recording in progress; 404 (`NotFound`) once it has ended. Repair asks
+    /// this before touching audio that a call may still be recording.
+    pub async fn live_recording(&self, name: &str) -> Result<LiveRecording, AriError> {
+        let path = format!("/recordings/live/{}", segment(name));
+        self.send_json(Method::GET, &path, &[], false).await
+    }
+
     pub async fn stored_recordings(&self) -> Result<Vec<StoredRecording>, AriError> {
         self.send_json(Method::GET, "/recordings/stored", &[], false)
             .await

@@ -1,1 +1,132 @@
-//! Message-waiting indication through ARI `/mailboxes` (being written).
+//! Message-waiting indication: the lamp on the owner's phone, fed through ARI
+//! `/mailboxes` (Asterisk's res_mwi_external), which NOTIFYs the phones whose
+//! PJSIP `mailboxes=` names the same `<mailbox>@<context>`.
+//!
+//! The lamp is a convenience, never the record: the message index in Redis is.
+//! So a failed update is logged and the call goes on; the next change of that
+//! mailbox, or the republish at start-up, puts the lamp right again.
+
+use std::collections::HashSet;
+
+use tracing::{debug, warn};
+
+use crate::ari::AriClient;
+use crate::domain::MailboxId;
+use crate::store::messages::MessageCounts;
+use crate::store::{Store, StoreError};
+
+/// Publishes message counts to Asterisk. Cheap to clone.
+#[derive(Clone)]
+pub struct Mwi {
+    client: AriClient,
+    /// `portal.mwi_context`, validated by the config to contain no `@`.
+    context: String,
+}
+
+impl Mwi {
+    /// `context` is `config.portal.mwi_context`: mailboxes are published as
+    /// `<mailbox>@<context>`.
+    pub fn new(client: AriClient, context: &str) -> Mwi {
+        Mwi {
+            client,
+            context: context.to_owned(),
+        }
+    }
+
+    /// The name Asterisk and the phones know the mailbox by, e.g. `1001@default`.
+    pub fn name(&self, m: &MailboxId) -> String {
+        format!("{m}@{}", self.context)
+    }
+
+    /// PUTs the counts. Failures are logged (warn) and never fail the caller: a
+    /// message is saved whether or not the lamp could be lit.
+    pub async fn publish(&self, m: &MailboxId, counts: MessageCounts) {
+        if let Err(e) = self.try_publish(m, counts).await {
+            warn!(mailbox = %m, error = %e, "could not update the message-waiting lamp");
+        }
+    }
+
+    /// Like `publish`, with the error returned, for callers that report it.
+    pub async fn try_publish(
+        &self,
+        m: &MailboxId,
+        counts: MessageCounts,
+    ) -> Result<(), crate::ari::AriError> {
+        self.client
+            .put_mailbox(&self.name(m), counts.old, counts.new)
+            .await?;
+        debug!(mailbox = %m, new = counts.new, old = counts.old, "message-waiting lamp updated");
+        Ok(())
+    }
+
+    /// Turns a lamp off for good (the mailbox was deleted). A mailbox Asterisk
+    /// does not know is already off.
+    pub async fn clear(&self, m: &MailboxId) {
+        match self.client.delete_mailbox(&self.name(m)).await {
+            Ok(()) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                warn!(mailbox = %m, error = %e, "could not remove the message-waiting mailbox")
+            }
+        }
+    }
+
+    /// At start-up (and after a repair): publishes every mailbox of the store, so
+    /// lamps changed while this service was down, or by a repair, are right again.
+    /// Also removes the Asterisk mailboxes of our context whose voiceportal
+    /// mailbox no longer exists, so a deleted mailbox's lamp does not stay lit
+    /// (res_mwi_external keeps its state across Asterisk restarts).
+    ///
+    /// Returns how many mailboxes were published. A Redis failure ends it with
+    /// the error; ARI failures are logged per mailbox, as in `publish`.
+    pub async fn republish_all(&self, store: &Store) -> Result<usize, StoreError> {
+        let ids = store.mailbox_ids().await?;
+        let mut published = 0;
+        for id in &ids {
+            let counts = store.message_counts(id).await?;
+            match self.try_publish(id, counts).await {
+                Ok(()) => published += 1,
+                Err(e) => {
+                    warn!(mailbox = %id, error = %e, "could not update the message-waiting lamp");
+                    if e.kind == crate::ari::AriErrorKind::Transport {
+                        // Asterisk is away: every other mailbox would wait for the
+                        // same timeout. The next start-up or repair publishes them.
+                        warn!(
+                            "Asterisk unreachable: remaining message-waiting lamps not published"
+                        );
+                        return Ok(published);
+                    }
+                }
+            }
+        }
+        self.remove_stale(&ids).await;
+        Ok(published)
+    }
+
+    /// Deletes `<number>@<our context>` mailboxes of Asterisk that are not ours
+    /// any more. Names that are not a mailbox number, or of another context, are
+    /// left alone: they may belong to something else on the same Asterisk.
+    async fn remove_stale(&self, ids: &[MailboxId]) {
+        let known: HashSet<&str> = ids.iter().map(MailboxId::as_str).collect();
+        let published = match self.client.mailboxes().await {
+            Ok(list) => list,
+            Err(e) => {
+                warn!(error = %e, "could not list Asterisk's mailboxes to remove stale lamps");
+                return;
+            }
+        };
+        for mailbox in published {
+            let Some((number, context)) = mailbox.name.rsplit_once('@') else {
+                continue;
+            };
+            if context != self.context || known.contains(number) {
+                continue;
+            }
+            if let Ok(id) = MailboxId::parse(number)
+                && id.as_str() == number
+            {
+                self.clear(&id).await;
+            }
+        }
+    }
+}
