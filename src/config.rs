@@ -71,6 +71,7 @@ pub struct Config {
     pub call: CallConfig,
     pub portal: PortalConfig,
     pub deposit: DepositConfig,
+    pub email: EmailConfig,
     pub security: SecurityConfig,
     pub pin_policy: PinPolicy,
     pub lockout: LockoutPolicy,
@@ -152,6 +153,79 @@ pub struct OperatorConfig {
 
 fn first_priority() -> i64 {
     1
+}
+
+/// E-mail notification of new messages (SPEC "Leaving a message", step 5): one mail
+/// per message to the mailbox's address, the audio attached, sent in the background
+/// with retries so a slow or dead mail server never delays a call.
+///
+/// `tls` defaults to `starttls`, which refuses to go on (and so never sends the
+/// password) when the server does not offer STARTTLS. A local relay on 127.0.0.1
+/// without a certificate for that address needs `tls = "none"`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailConfig {
+    pub enabled: bool,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub tls: SmtpTls,
+    /// Empty: no SMTP authentication.
+    pub username: String,
+    pub password: Secret,
+    /// `address` or `Name <address>`.
+    pub from: String,
+    /// Templates; placeholders `{mailbox}`, `{name}` (the owner's display name),
+    /// `{caller}` (number), `{caller_name}`, `{date}` (in the mailbox's time zone),
+    /// `{duration}` (m:ss). `{{` and `}}` are literal braces.
+    pub subject: String,
+    pub body: String,
+    /// Attach the message's WAV file.
+    pub attach_audio: bool,
+    /// Tries per e-mail, the first included, before giving up.
+    pub max_attempts: u32,
+    /// Wait after the first failure; doubles after each further one, up to `retry_max`.
+    #[serde(with = "humantime_serde")]
+    pub retry_initial: Duration,
+    #[serde(with = "humantime_serde")]
+    pub retry_max: Duration,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        EmailConfig {
+            enabled: false,
+            smtp_host: "127.0.0.1".into(),
+            smtp_port: 25,
+            tls: SmtpTls::Starttls,
+            username: String::new(),
+            password: Secret::default(),
+            from: "voiceportal@localhost".into(),
+            subject: "New voicemail from {caller} in mailbox {mailbox}".into(),
+            body: "You have a new voicemail message.\n\n\
+                   Mailbox:  {mailbox} {name}\n\
+                   From:     {caller} {caller_name}\n\
+                   Received: {date}\n\
+                   Length:   {duration}\n\n\
+                   You can also listen to it by calling your voice portal.\n"
+                .into(),
+            attach_audio: true,
+            max_attempts: 5,
+            retry_initial: Duration::from_secs(5),
+            retry_max: Duration::from_secs(300),
+        }
+    }
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text: only for a relay on the same machine or a trusted network.
+    None,
+    /// Plain connection upgraded with STARTTLS, required (usually port 587 or 25).
+    Starttls,
+    /// TLS from the first byte ("SMTPS", usually port 465).
+    Tls,
 }
 
 /// How PINs and the portal passcode are hashed.
@@ -428,6 +502,7 @@ impl Config {
                 "needs a context, an extension and a priority of at least 1",
             ));
         }
+        validate_email(&self.email)?;
         self.pin_policy
             .validate()
             .map_err(|reason| invalid("pin_policy", reason))?;
@@ -451,6 +526,101 @@ impl Config {
     pub fn to_masked_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
+}
+
+/// The `[email]` checks. They run even while e-mail is disabled, so a section
+/// prepared in advance is known to be right before anyone turns it on.
+fn validate_email(email: &EmailConfig) -> Result<(), ConfigError> {
+    if !is_host_name(&email.smtp_host) {
+        return Err(invalid(
+            "email.smtp_host",
+            format!(
+                "`{}` is neither an IP address nor a host name",
+                email.smtp_host
+            ),
+        ));
+    }
+    if email.smtp_port == 0 {
+        return Err(invalid(
+            "email.smtp_port",
+            "must be a port number, 1 to 65535",
+        ));
+    }
+    if email.username.is_empty() != email.password.expose().is_empty() {
+        let key = if email.username.is_empty() {
+            "email.username"
+        } else {
+            "email.password"
+        };
+        return Err(invalid(
+            key,
+            "email.username and email.password go together: set both or neither",
+        ));
+    }
+    // lettre sends credentials over whatever connection it has; over plain text
+    // they would cross the network readable by anyone on the path.
+    if !email.username.is_empty()
+        && email.tls == SmtpTls::None
+        && !is_loopback_host(&email.smtp_host)
+    {
+        return Err(invalid(
+            "email.tls",
+            "`none` would send the SMTP password unencrypted to a remote server: \
+             use `starttls` or `tls`",
+        ));
+    }
+    if let Err(e) = email.from.parse::<lettre::message::Mailbox>() {
+        return Err(invalid(
+            "email.from",
+            format!("`{}` is not an e-mail address: {e}", email.from),
+        ));
+    }
+    if let Err(e) = crate::notify::email::Template::parse(&email.subject) {
+        return Err(invalid("email.subject", e.to_string()));
+    }
+    if email.subject.contains(['\r', '\n']) {
+        return Err(invalid("email.subject", "must be a single line"));
+    }
+    if let Err(e) = crate::notify::email::Template::parse(&email.body) {
+        return Err(invalid("email.body", e.to_string()));
+    }
+    if email.max_attempts == 0 {
+        return Err(invalid("email.max_attempts", "must be at least 1"));
+    }
+    if email.retry_initial.is_zero() || email.retry_initial > email.retry_max {
+        return Err(invalid(
+            "email.retry_initial",
+            "must be above zero and not above email.retry_max",
+        ));
+    }
+    Ok(())
+}
+
+/// An IP address, or a DNS name: dot-separated labels of letters, digits and
+/// inner hyphens (what TLS can verify a certificate against).
+fn is_host_name(host: &str) -> bool {
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    let name = host.strip_suffix('.').unwrap_or(host);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Replaces the password of a URL with `***`, keeping the rest readable.

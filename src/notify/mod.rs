@@ -3,4 +3,5 @@
 //! that cannot be sent never loses a message, so failures are logged, not returned
 //! to the flows.
 
+pub mod email;
 pub mod mwi;
