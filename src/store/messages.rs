@@ -242,11 +242,13 @@ impl MessageCounts {
 pub enum SaveOutcome {
     /// Indexed (or already indexed, by repair, and refreshed); the new counts.
     Saved(MessageCounts),
-    /// Nothing was indexed, so the caller should delete the audio: the mailbox
-    /// holds `max_messages` already, or it was deleted while the message was
-    /// being left (a mailbox created later with the same number must not inherit
-    /// the message). Both leave the caller with nowhere to put the message.
+    /// The mailbox holds `max_messages` already; nothing was indexed, so the
+    /// caller should delete the audio.
     Full,
+    /// The mailbox was deleted while the message was being left; nothing was
+    /// indexed (a mailbox created later with the same number must not inherit the
+    /// message), so the caller should delete the audio.
+    NoMailbox,
 }
 
 /// Whether repair may touch a recording: see [`Store::message_state`].
@@ -429,9 +431,9 @@ impl Store {
         Ok(counts_at(&reply, 0))
     }
 
-    /// Indexes a message whose audio is already stored. Atomically refuses
-    /// (`Full`) when the mailbox holds `max_messages` (new + old), or no longer
-    /// exists.
+    /// Indexes a message whose audio is already stored. Atomically refuses when
+    /// the mailbox holds `max_messages` (new + old) (`Full`), or no longer exists
+    /// (`NoMailbox`).
     pub async fn save_message(
         &self,
         msg: &Message,
@@ -457,7 +459,7 @@ impl Store {
             .map_err(|e| self.error(e))?;
         Ok(match reply.first() {
             Some(1) => SaveOutcome::Saved(counts_at(&reply, 1)),
-            // 0 (full) or -1 (no mailbox): see `SaveOutcome::Full`.
+            Some(-1) => SaveOutcome::NoMailbox,
             _ => SaveOutcome::Full,
         })
     }
