@@ -8,10 +8,12 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use crate::access::{Access, AccessError};
+use crate::admin::repair;
 use crate::ari::{AriClient, AriError, websocket};
 use crate::call::Router;
 use crate::config::Config;
 use crate::flows::{self, Flows};
+use crate::notify::mwi::Mwi;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -58,14 +60,33 @@ impl App {
 
     /// Serves calls until `shutdown` completes.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        match self.client.ping().await {
+        let reachable = match self.client.ping().await {
             Ok(_) => {
-                info!(url = %self.config.ari.url, app = %self.config.ari.app, "Asterisk ARI reachable")
+                info!(url = %self.config.ari.url, app = %self.config.ari.app, "Asterisk ARI reachable");
+                true
             }
-            Err(e) => warn!(url = %self.config.ari.url, error = %e,
+            Err(e) => {
+                warn!(url = %self.config.ari.url, error = %e,
                 "Asterisk ARI not reachable yet (is Asterisk running, with http.conf enabled and ari.conf user `{}`?); retrying",
-                self.config.ari.username),
-        }
+                self.config.ari.username);
+                false
+            }
+        };
+        // Message repair and the lamps, before serving when Asterisk answers (so
+        // the first caller finds a consistent mailbox), else in the background once
+        // it does. Never fails the start: see `admin::repair::startup_pass`.
+        let mwi = Mwi::new(self.client.clone(), &self.config.portal.mwi_context);
+        let first_pass = if reachable {
+            repair::startup_pass(&self.store, &self.client, &mwi).await
+        } else {
+            repair::PassOutcome::AsteriskUnreachable
+        };
+        let _maintenance = AbortOnDrop(tokio::spawn(repair::later_passes(
+            self.store.clone(),
+            self.client.clone(),
+            mwi,
+            first_pass,
+        )));
         let (items_tx, items_rx) = mpsc::unbounded_channel();
         // Dropping the guard stops the websocket, also when this future is dropped.
         let _socket = AbortOnDrop(tokio::spawn(websocket::run(

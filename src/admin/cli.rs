@@ -6,12 +6,15 @@
 //! never taken from the arguments. The actor recorded in the audit log is the OS
 //! user, the one behind `sudo` if any.
 
+use std::fs::OpenOptions;
 use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+use super::messages::{self, Asterisk, MessageAdminError};
 use super::secret::{self, InputError};
 use super::{Admin, AdminError, MailboxFields, MailboxStatus, show};
 use crate::config::Config;
@@ -52,6 +55,37 @@ pub enum AdminCommand {
     Audit {
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         count: u32,
+    },
+    /// List, download and delete a mailbox's messages.
+    #[command(subcommand)]
+    Messages(MessagesCommand),
+    /// Make the message index and Asterisk's recordings agree again after a
+    /// crash: index orphaned audio, finish interrupted deletes, drop entries whose
+    /// audio is gone. Safe while calls are served; running it twice is harmless.
+    Repair,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MessagesCommand {
+    /// List a mailbox's messages, oldest first, dated in its time zone.
+    List { mailbox: String },
+    /// Save a message's audio (WAV) to a file.
+    Download {
+        mailbox: String,
+        /// The message id, as `admin messages list` shows it.
+        id: String,
+        /// Where to write it [default: <mailbox>-<id>.wav].
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Replace the file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Delete a message and its audio; the phone's lamp is updated.
+    Delete {
+        mailbox: String,
+        /// The message id, as `admin messages list` shows it.
+        id: String,
     },
 }
 
@@ -125,6 +159,15 @@ enum CliError {
     Admin(#[from] AdminError),
     #[error(transparent)]
     Input(#[from] InputError),
+    #[error(transparent)]
+    Messages(#[from] MessageAdminError),
+    #[error(
+        "{} exists already: choose another file with --output, or add --force to replace it",
+        path.display()
+    )]
+    FileExists { path: PathBuf },
+    #[error("cannot write {}: {source}", path.display())]
+    WriteFile { path: PathBuf, source: io::Error },
 }
 
 /// Runs one admin command to completion and returns the process exit status.
@@ -238,7 +281,102 @@ async fn execute(config: &Config, command: AdminCommand) -> Result<String, CliEr
         } => show::mailbox(&admin.status(&number).await?),
         AdminCommand::Status { mailbox: None } => show::portal(&admin.portal_status().await?),
         AdminCommand::Audit { count } => show::audit(&admin.audit_log(count as usize).await?),
+        AdminCommand::Messages(command) => messages_command(config, &admin, actor, command).await?,
+        AdminCommand::Repair => {
+            let asterisk = asterisk(config)?;
+            let report = admin.repair(actor, &asterisk).await?;
+            format!(
+                "repair done; message-waiting lamps republished\n{}",
+                show::repair_report(&report)
+            )
+        }
     })
+}
+
+/// ARI is only needed (and only built) by the commands that touch audio or lamps,
+/// so `messages list` works while Asterisk is down.
+fn asterisk(config: &Config) -> Result<Asterisk, MessageAdminError> {
+    Asterisk::new(&config.ari, &config.portal.mwi_context)
+}
+
+async fn messages_command(
+    config: &Config,
+    admin: &Admin,
+    actor: &str,
+    command: MessagesCommand,
+) -> Result<String, CliError> {
+    Ok(match command {
+        MessagesCommand::List { mailbox } => {
+            show::messages(&admin.list_messages(actor, &mailbox).await?)
+        }
+        MessagesCommand::Download {
+            mailbox,
+            id,
+            output,
+            force,
+        } => {
+            let asterisk = asterisk(config)?;
+            let (message, audio) = admin
+                .download_message(actor, &asterisk, &mailbox, &id)
+                .await?;
+            let path = output.unwrap_or_else(|| messages::default_file_name(&message).into());
+            write_file(&path, &audio, force)?;
+            format!(
+                "wrote message {} of mailbox {} to {} ({} bytes)\n",
+                message.id,
+                message.mailbox,
+                path.display(),
+                audio.len()
+            )
+        }
+        MessagesCommand::Delete { mailbox, id } => {
+            let asterisk = asterisk(config)?;
+            let counts = admin
+                .delete_message(actor, &asterisk, &mailbox, &id)
+                .await?;
+            format!(
+                "deleted message {} of mailbox {}: {} new, {} old left\n",
+                id.trim(),
+                mailbox.trim(),
+                counts.new,
+                counts.old
+            )
+        }
+    })
+}
+
+/// Writes a download; never replaces an existing file unless `force`, so a
+/// mistyped --output cannot destroy something. A failed write removes the
+/// partial file rather than leave a truncated WAV behind.
+fn write_file(path: &Path, bytes: &[u8], force: bool) -> Result<(), CliError> {
+    let mut options = OpenOptions::new();
+    options.write(true);
+    if force {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let mut file = options.open(path).map_err(|source| {
+        if source.kind() == io::ErrorKind::AlreadyExists {
+            CliError::FileExists {
+                path: path.to_owned(),
+            }
+        } else {
+            CliError::WriteFile {
+                path: path.to_owned(),
+                source,
+            }
+        }
+    })?;
+    if let Err(source) = file.write_all(bytes).and_then(|()| file.sync_all()) {
+        drop(file);
+        let _ = std::fs::remove_file(path);
+        return Err(CliError::WriteFile {
+            path: path.to_owned(),
+            source,
+        });
+    }
+    Ok(())
 }
 
 async fn mailbox(

@@ -14,7 +14,9 @@ pub mod cli;
 mod error;
 mod fields;
 mod mailboxes;
+pub mod messages;
 mod pins;
+pub mod repair;
 mod secret;
 pub mod show;
 

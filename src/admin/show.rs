@@ -5,6 +5,8 @@ use std::fmt::Write;
 
 use chrono::DateTime;
 
+use super::messages::MessageListing;
+use super::repair::RepairReport;
 use super::{MailboxStatus, PortalStatus};
 use crate::store::audit::AuditEntry;
 use crate::store::lockout::LockStatus;
@@ -93,6 +95,88 @@ pub fn audit(entries: &[AuditEntry]) -> String {
         })
         .collect();
     columns(&lines)
+}
+
+/// A mailbox's messages, oldest first, dated in the mailbox's time zone.
+pub fn messages(listing: &MessageListing) -> String {
+    let id = &listing.record.id;
+    if listing.messages.is_empty() {
+        return format!("mailbox {id}: no messages\n");
+    }
+    let tz = listing.timezone();
+    let counts = listing.counts();
+    let mut out = format!(
+        "mailbox {id}: {} new, {} old (times in {tz})\n",
+        counts.new, counts.old
+    );
+    let mut lines = vec![
+        ["ID", "FOLDER", "RECEIVED", "DURATION", "CALLER"]
+            .map(str::to_owned)
+            .to_vec(),
+    ];
+    for m in &listing.messages {
+        lines.push(vec![
+            m.id.to_string(),
+            m.folder.to_string(),
+            m.received
+                .with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M:%S %Z")
+                .to_string(),
+            minutes(m.duration_secs),
+            caller(&m.caller_name, &m.caller_number),
+        ]);
+    }
+    out.push_str(&columns(&lines));
+    out
+}
+
+/// What a repair pass did, one count per line.
+pub fn repair_report(report: &RepairReport) -> String {
+    let changed = if report.changed.is_empty() {
+        "-".to_owned()
+    } else {
+        report
+            .changed
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let rows = [
+        ("orphaned audio indexed", report.indexed.to_string()),
+        (
+            "interrupted deletes finished",
+            report.tombstones_cleared.to_string(),
+        ),
+        (
+            "entries without audio removed",
+            report.dangling_removed.to_string(),
+        ),
+        ("skipped, still recording", report.skipped_live.to_string()),
+        ("skipped, too recent", report.skipped_recent.to_string()),
+        (
+            "skipped, no such mailbox",
+            report.skipped_no_mailbox.to_string(),
+        ),
+        ("failed (see warnings)", report.failed.to_string()),
+        ("mailboxes changed", changed),
+    ];
+    table(&rows)
+}
+
+/// `Bob <1002>`, `1002`, `Bob`, or `unknown`.
+fn caller(name: &str, number: &str) -> String {
+    match (name.trim(), number.trim()) {
+        ("", "") => "unknown".to_owned(),
+        ("", number) => number.to_owned(),
+        (name, "") => name.to_owned(),
+        (name, number) => format!("{name} <{number}>"),
+    }
+}
+
+/// `m:ss`.
+fn minutes(secs: u32) -> String {
+    format!("{}:{:02}", secs / 60, secs % 60)
 }
 
 /// How the PIN stands, in words an administrator can act on.
@@ -213,6 +297,43 @@ mod tests {
             vec!["long".to_owned(), "x".to_owned(), String::new()],
         ];
         assert_eq!(columns(&lines), "A     BB  C\nlong  x\n");
+    }
+
+    #[test]
+    fn messages_list_in_the_mailbox_time_zone() {
+        use crate::store::messages::{Folder, Message, MessageId};
+        let mut record = MailboxRecord::new(MailboxId::parse("1001").unwrap());
+        record.timezone = "Europe/Paris".into();
+        let message = |id: &str, folder, name: &str, number: &str, secs| Message {
+            id: MessageId::parse(id).unwrap(),
+            mailbox: record.id.clone(),
+            folder,
+            caller_number: number.into(),
+            caller_name: name.into(),
+            received: MessageId::parse(id).unwrap().received().unwrap(),
+            duration_secs: secs,
+        };
+        let listing = MessageListing {
+            messages: vec![
+                message("1700000000000-0a1b2c", Folder::Old, "Bob", "1002", 75),
+                message("1700000060000-000001", Folder::New, "", "", 3),
+            ],
+            record: record.clone(),
+        };
+        let text = messages(&listing);
+        assert!(text.starts_with("mailbox 1001: 1 new, 1 old (times in Europe/Paris)\n"));
+        assert!(
+            text.contains(
+                "1700000000000-0a1b2c  old     2023-11-14 23:13:20 CET  1:15      Bob <1002>\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("0:03      unknown\n"), "{text}");
+        let empty = MessageListing {
+            record,
+            messages: Vec::new(),
+        };
+        assert_eq!(messages(&empty), "mailbox 1001: no messages\n");
     }
 
     #[test]

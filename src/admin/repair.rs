@@ -1,0 +1,526 @@
+//! Repair: makes the message index and Asterisk's stored recordings agree again
+//! after a crash, a Redis error or a hand-made change.
+//!
+//! Messages are written audio first, index second, and deleted index first
+//! (leaving a tombstone), audio second (see `store::messages`). So the only
+//! disagreements a crash can leave are:
+//!
+//! | found | meaning | repair |
+//! |---|---|---|
+//! | audio `voiceportal/<m>/msg-<id>`, not indexed, not tombstoned | the deposit stopped before indexing | index it as a new message: time from the id, length from the WAV, caller unknown |
+//! | a tombstone | a delete stopped before (or while) deleting the audio | delete the audio (404 is fine), clear the tombstone |
+//! | an index entry whose audio is gone | deleted by hand, or lost on the Asterisk side | remove it from the index |
+//!
+//! # Safe beside live calls, and idempotent
+//!
+//! Repair runs at start-up and on demand, possibly while other instances take
+//! calls, so it never acts on what a call may still be doing:
+//! - audio still being recorded (`GET /recordings/live/{name}` answers 200) is
+//!   skipped (`skipped_live`);
+//! - audio younger than the grace period (by the time in its id) is skipped too
+//!   (`skipped_recent`): after recording, a deposit offers "1 send, 2 listen,
+//!   3 re-record", and during that review the audio exists without an index
+//!   entry, legitimately;
+//! - an index entry younger than the grace period is never removed;
+//! - every change is one script that re-checks the state it depends on (an id
+//!   indexed or tombstoned meanwhile is left alone; a mailbox deleted meanwhile
+//!   gets nothing), and the audio of an orphan is downloaded after its state was
+//!   read, so audio deleted meanwhile is never indexed.
+//!
+//! Running it twice changes nothing the second time. Recordings of mailboxes
+//! that do not exist are left alone (`skipped_no_mailbox`): they may be kept on
+//! purpose, and only an administrator can tell.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tracing::{info, warn};
+
+use crate::ari::{AriClient, AriError, AriErrorKind};
+use crate::domain::MailboxId;
+use crate::notify::mwi::Mwi;
+use crate::store::messages::{
+    Folder, Message, MessageId, MessageState, RecoverOutcome, message_recording,
+    parse_message_recording,
+};
+use crate::store::{Store, StoreError};
+
+/// How old audio or an index entry must be before repair acts on it: longer than
+/// a message (180 s by default) plus its review, so that repair never races a
+/// deposit in progress.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(10 * 60);
+
+/// How often start-up maintenance retries while Asterisk cannot be reached.
+const UNREACHABLE_RETRY: Duration = Duration::from_secs(30);
+
+/// What one repair pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepairReport {
+    /// Orphaned audio indexed as new messages.
+    pub indexed: usize,
+    /// Tombstones whose audio was deleted (or already gone) and which were cleared.
+    pub tombstones_cleared: usize,
+    /// Index entries removed because their audio is gone.
+    pub dangling_removed: usize,
+    /// Orphaned audio still being recorded.
+    pub skipped_live: usize,
+    /// Orphaned audio younger than the grace period (a deposit may be in review).
+    pub skipped_recent: usize,
+    /// Message audio of mailboxes that do not exist.
+    pub skipped_no_mailbox: usize,
+    /// Items that could not be checked or fixed (logged one by one); the next
+    /// pass tries them again.
+    pub failed: usize,
+    /// Mailboxes whose counts changed, in number order: their lamps need an update.
+    pub changed: Vec<MailboxId>,
+}
+
+impl RepairReport {
+    /// Whether the pass changed anything.
+    pub fn changed_anything(&self) -> bool {
+        self.indexed + self.tombstones_cleared + self.dangling_removed > 0
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RepairError {
+    /// Asterisk could not be asked (unreachable, refused the credentials, or
+    /// failed): nothing can be compared, so nothing was changed after it.
+    #[error("repair needs Asterisk: {0}")]
+    Ari(#[from] AriError),
+    #[error("repair needs Redis: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl RepairError {
+    /// Whether Asterisk did not answer at all (as opposed to answering an error).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, RepairError::Ari(e) if e.kind == AriErrorKind::Transport)
+    }
+}
+
+/// The clock and grace of one pass; tests set both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepairOptions {
+    pub now: DateTime<Utc>,
+    pub grace: Duration,
+}
+
+impl Default for RepairOptions {
+    fn default() -> Self {
+        RepairOptions {
+            now: Utc::now(),
+            grace: DEFAULT_GRACE,
+        }
+    }
+}
+
+impl RepairOptions {
+    /// Whether something dated `at` is older than the grace period. An
+    /// unreadable or future date is young: when in doubt, leave it alone.
+    fn is_old(&self, at: Option<DateTime<Utc>>) -> bool {
+        let Some(at) = at else { return false };
+        let grace = chrono::Duration::from_std(self.grace).unwrap_or(chrono::Duration::MAX);
+        self.now.signed_duration_since(at) >= grace
+    }
+}
+
+/// One repair pass with the default grace period, now.
+pub async fn repair(store: &Store, client: &AriClient) -> Result<RepairReport, RepairError> {
+    repair_with(store, client, RepairOptions::default()).await
+}
+
+/// One repair pass (see the module documentation).
+pub async fn repair_with(
+    store: &Store,
+    client: &AriClient,
+    options: RepairOptions,
+) -> Result<RepairReport, RepairError> {
+    let stored: HashSet<String> = client
+        .stored_recordings()
+        .await?
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    let mut audio: BTreeMap<MailboxId, Vec<MessageId>> = BTreeMap::new();
+    for name in &stored {
+        if let Some((mailbox, id)) = parse_message_recording(name) {
+            audio.entry(mailbox).or_default().push(id);
+        }
+    }
+    let mailboxes = store.mailbox_ids().await?;
+    let mut report = RepairReport::default();
+    let mut changed = BTreeSet::new();
+    for m in &mailboxes {
+        let before = (
+            report.indexed,
+            report.tombstones_cleared,
+            report.dangling_removed,
+        );
+        clear_tombstones(store, client, m, &mut report).await?;
+        let ids = audio.remove(m).unwrap_or_default();
+        index_orphans(store, client, m, ids, options, &mut report).await?;
+        remove_dangling(store, client, m, &stored, options, &mut report).await?;
+        if before
+            != (
+                report.indexed,
+                report.tombstones_cleared,
+                report.dangling_removed,
+            )
+        {
+            changed.insert(m.clone());
+        }
+    }
+    // What is left belongs to mailboxes that do not exist.
+    report.skipped_no_mailbox += audio.values().map(Vec::len).sum::<usize>();
+    report.changed = sort_numbers(changed);
+    Ok(report)
+}
+
+/// Mailbox numbers in the order listings use: shorter first, then by digits.
+fn sort_numbers(ids: BTreeSet<MailboxId>) -> Vec<MailboxId> {
+    let mut ids: Vec<MailboxId> = ids.into_iter().collect();
+    ids.sort_by(|a, b| (a.as_str().len(), a.as_str()).cmp(&(b.as_str().len(), b.as_str())));
+    ids
+}
+
+/// An ARI failure of one item: Asterisk gone away ends the pass (every other item
+/// would wait for the same timeout); anything else is logged and counted.
+fn item_failed(
+    report: &mut RepairReport,
+    what: &str,
+    name: &str,
+    error: AriError,
+) -> Result<(), RepairError> {
+    if error.kind == AriErrorKind::Transport {
+        return Err(RepairError::Ari(error));
+    }
+    warn!(recording = name, error = %error, "repair: cannot {what}");
+    report.failed += 1;
+    Ok(())
+}
+
+/// Finishes interrupted deletes. The audio is deleted whether or not the listing
+/// showed it: a message saved and deleted after the listing was taken still has
+/// audio, and a second delete of audio already gone is a harmless 404.
+async fn clear_tombstones(
+    store: &Store,
+    client: &AriClient,
+    m: &MailboxId,
+    report: &mut RepairReport,
+) -> Result<(), RepairError> {
+    for (id, _) in store.tombstones(m).await? {
+        let name = message_recording(m, &id);
+        match client.delete_stored_recording(&name).await {
+            Ok(()) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                item_failed(report, "delete the audio of a deleted message", &name, e)?;
+                continue;
+            }
+        }
+        store.clear_tombstone(m, &id).await?;
+        report.tombstones_cleared += 1;
+    }
+    Ok(())
+}
+
+/// Indexes audio that has neither an index entry nor a tombstone.
+async fn index_orphans(
+    store: &Store,
+    client: &AriClient,
+    m: &MailboxId,
+    ids: Vec<MessageId>,
+    options: RepairOptions,
+    report: &mut RepairReport,
+) -> Result<(), RepairError> {
+    for id in ids {
+        if store.message_state(m, &id).await? != MessageState::Absent {
+            continue;
+        }
+        if !options.is_old(id.received()) {
+            report.skipped_recent += 1;
+            continue;
+        }
+        let name = message_recording(m, &id);
+        match client.live_recording(&name).await {
+            Ok(_) => {
+                report.skipped_live += 1;
+                continue;
+            }
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                item_failed(report, "ask whether it is still recording", &name, e)?;
+                continue;
+            }
+        }
+        // Downloaded after the state was read: audio deleted since (by a delete
+        // that has finished) answers 404 here and is not resurrected.
+        let bytes = match client.download_stored_recording(&name).await {
+            Ok(bytes) => bytes,
+            Err(e) if e.is_not_found() => continue,
+            Err(e) => {
+                item_failed(report, "download orphaned audio", &name, e)?;
+                continue;
+            }
+        };
+        let Some(received) = id.received() else {
+            continue;
+        };
+        let message = Message {
+            id,
+            mailbox: m.clone(),
+            folder: Folder::New,
+            caller_number: String::new(),
+            caller_name: String::new(),
+            received,
+            duration_secs: wav_duration_secs(&bytes),
+        };
+        match store.index_recovered(&message).await? {
+            RecoverOutcome::Indexed => {
+                info!(mailbox = %m, id = %message.id, duration = message.duration_secs,
+                    "repair: indexed a message whose deposit did not finish");
+                report.indexed += 1;
+            }
+            RecoverOutcome::AlreadyKnown => {}
+            RecoverOutcome::NoMailbox => report.skipped_no_mailbox += 1,
+        }
+    }
+    Ok(())
+}
+
+/// Removes index entries whose audio is gone. The listing may predate a
+/// message's audio, so absence from it is only a hint, confirmed by asking for
+/// the recording itself.
+async fn remove_dangling(
+    store: &Store,
+    client: &AriClient,
+    m: &MailboxId,
+    stored: &HashSet<String>,
+    options: RepairOptions,
+    report: &mut RepairReport,
+) -> Result<(), RepairError> {
+    for message in store.all_messages(m).await? {
+        let name = message.recording();
+        if stored.contains(&name) || !options.is_old(Some(message.received)) {
+            continue;
+        }
+        match client.stored_recording(&name).await {
+            Ok(_) => continue,
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                item_failed(report, "check a message's audio", &name, e)?;
+                continue;
+            }
+        }
+        if store.unindex_message(m, &message.id).await? {
+            warn!(mailbox = %m, id = %message.id, "repair: removed a message whose audio is gone");
+            report.dangling_removed += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Whole seconds of audio in a WAV file, truncated as Asterisk reports recording
+/// durations. Reads the RIFF chunks (`fmt ` for the byte rate, `data` for the
+/// size) rather than assuming a 44-byte header; a data size of 0 or past the end
+/// of the file (a writer that died before fixing the header) counts what is
+/// there. Anything that is not a WAV reads as 0: the message is still worth
+/// keeping, its length is only shown.
+pub fn wav_duration_secs(bytes: &[u8]) -> u32 {
+    wav_duration(bytes).unwrap_or(0)
+}
+
+fn wav_duration(bytes: &[u8]) -> Option<u32> {
+    /// Asterisk's `wav` format: 8 kHz, 16-bit, mono.
+    const DEFAULT_BYTE_RATE: u32 = 16_000;
+    if bytes.get(0..4)? != b"RIFF" || bytes.get(8..12)? != b"WAVE" {
+        return None;
+    }
+    let mut byte_rate = None;
+    let mut pos: usize = 12;
+    loop {
+        let id = bytes.get(pos..pos + 4)?;
+        let size = usize::try_from(le_u32(bytes, pos + 4)?).ok()?;
+        let body = pos + 8;
+        if id == b"fmt " {
+            byte_rate = le_u32(bytes, body + 8).filter(|&rate| rate > 0);
+        } else if id == b"data" {
+            let available = bytes.len().saturating_sub(body);
+            let size = if size == 0 || size > available {
+                available
+            } else {
+                size
+            };
+            let rate = byte_rate.unwrap_or(DEFAULT_BYTE_RATE) as usize;
+            return u32::try_from(size / rate).ok();
+        }
+        // Chunks are padded to an even length.
+        pos = body.checked_add(size)?.checked_add(size & 1)?;
+    }
+}
+
+fn le_u32(bytes: &[u8], at: usize) -> Option<u32> {
+    let raw: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
+    Some(u32::from_le_bytes(raw))
+}
+
+/// What start-up maintenance should do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassOutcome {
+    /// Nothing left to do.
+    Complete,
+    /// Asterisk did not answer: try again later.
+    AsteriskUnreachable,
+    /// Recent orphans were skipped: one more pass once they are past the grace.
+    RecentLeft,
+}
+
+/// One start-up pass: repair, then every lamp republished. Logs and never fails:
+/// a service that cannot repair can still take calls.
+pub async fn startup_pass(store: &Store, client: &AriClient, mwi: &Mwi) -> PassOutcome {
+    let outcome = match repair(store, client).await {
+        Ok(report) => {
+            log_report(&report);
+            if report.skipped_recent > 0 {
+                PassOutcome::RecentLeft
+            } else {
+                PassOutcome::Complete
+            }
+        }
+        Err(e) if e.is_unreachable() => {
+            warn!(error = %e, "message repair postponed: Asterisk is not reachable");
+            return PassOutcome::AsteriskUnreachable;
+        }
+        Err(e) => {
+            warn!(error = %e, "message repair failed; run `voiceportal admin repair` once fixed");
+            PassOutcome::Complete
+        }
+    };
+    match mwi.republish_all(store).await {
+        Ok(count) => info!(mailboxes = count, "message-waiting lamps republished"),
+        Err(e) => warn!(error = %e, "message-waiting lamps not republished"),
+    }
+    outcome
+}
+
+/// Finishes start-up maintenance in the background after `first`: retries while
+/// Asterisk is unreachable, and makes one more pass once orphans skipped as
+/// recent are past the grace period (by then their deposit, if any, is over).
+/// Orphans recorded after start-up are left to later passes: they belong to
+/// calls this instance is serving.
+pub async fn later_passes(store: Store, client: AriClient, mwi: Mwi, first: PassOutcome) {
+    let mut outcome = first;
+    let mut follow_up_done = false;
+    loop {
+        match outcome {
+            PassOutcome::Complete => return,
+            PassOutcome::AsteriskUnreachable => tokio::time::sleep(UNREACHABLE_RETRY).await,
+            PassOutcome::RecentLeft if follow_up_done => return,
+            PassOutcome::RecentLeft => {
+                tokio::time::sleep(DEFAULT_GRACE).await;
+                follow_up_done = true;
+            }
+        }
+        outcome = startup_pass(&store, &client, &mwi).await;
+    }
+}
+
+fn log_report(report: &RepairReport) {
+    let RepairReport {
+        indexed,
+        tombstones_cleared,
+        dangling_removed,
+        skipped_live,
+        skipped_recent,
+        skipped_no_mailbox,
+        failed,
+        ..
+    } = report;
+    if report.changed_anything() || *failed > 0 {
+        warn!(
+            indexed,
+            tombstones_cleared,
+            dangling_removed,
+            skipped_live,
+            skipped_recent,
+            skipped_no_mailbox,
+            failed,
+            "message repair fixed the index"
+        );
+    } else {
+        info!(
+            skipped_live,
+            skipped_recent, skipped_no_mailbox, "message repair: index and audio agree"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wav(data: usize, declared: Option<u32>, byte_rate: u32) -> Vec<u8> {
+        let declared = declared.unwrap_or(data as u32);
+        let mut out = Vec::new();
+        out.extend_from_slice(b"RIFF");
+        out.extend_from_slice(&(36 + declared).to_le_bytes());
+        out.extend_from_slice(b"WAVEfmt ");
+        out.extend_from_slice(&16u32.to_le_bytes());
+        out.extend_from_slice(&1u16.to_le_bytes());
+        out.extend_from_slice(&1u16.to_le_bytes());
+        out.extend_from_slice(&(byte_rate / 2).to_le_bytes());
+        out.extend_from_slice(&byte_rate.to_le_bytes());
+        out.extend_from_slice(&2u16.to_le_bytes());
+        out.extend_from_slice(&16u16.to_le_bytes());
+        out.extend_from_slice(b"data");
+        out.extend_from_slice(&declared.to_le_bytes());
+        out.resize(out.len() + data, 7);
+        out
+    }
+
+    #[test]
+    fn wav_durations_come_from_the_data_chunk() {
+        assert_eq!(wav_duration_secs(&wav(16_000 * 7 + 100, None, 16_000)), 7);
+        assert_eq!(wav_duration_secs(&wav(0, None, 16_000)), 0);
+        // 16 kHz 16-bit: twice the byte rate.
+        assert_eq!(wav_duration_secs(&wav(32_000 * 3, None, 32_000)), 3);
+        // A header never fixed up (0) or claiming more than the file holds.
+        assert_eq!(wav_duration_secs(&wav(16_000 * 2, Some(0), 16_000)), 2);
+        assert_eq!(
+            wav_duration_secs(&wav(16_000 * 2, Some(u32::MAX), 16_000)),
+            2
+        );
+        // A zero byte rate falls back to Asterisk's 8 kHz 16-bit.
+        assert_eq!(wav_duration_secs(&wav(16_000 * 4, None, 0)), 4);
+    }
+
+    #[test]
+    fn extra_chunks_are_skipped_and_garbage_reads_as_zero() {
+        let mut file = wav(16_000 * 5, None, 16_000);
+        // Insert an odd-sized LIST chunk (padded) between fmt and data.
+        let list = [b"LIST".as_slice(), &3u32.to_le_bytes(), b"abc\0"].concat();
+        file.splice(36..36, list);
+        assert_eq!(wav_duration_secs(&file), 5);
+        assert_eq!(wav_duration_secs(b""), 0);
+        assert_eq!(wav_duration_secs(b"RIFF\0\0\0\0WAVE"), 0);
+        assert_eq!(wav_duration_secs(&[0u8; 100]), 0);
+        let mut truncated = wav(16_000, None, 16_000);
+        truncated.truncate(30);
+        assert_eq!(wav_duration_secs(&truncated), 0);
+    }
+
+    #[test]
+    fn grace_protects_young_and_undated_things() {
+        let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let options = RepairOptions {
+            now,
+            grace: Duration::from_secs(600),
+        };
+        assert!(options.is_old(Some(now - chrono::Duration::seconds(600))));
+        assert!(!options.is_old(Some(now - chrono::Duration::seconds(599))));
+        assert!(!options.is_old(Some(now + chrono::Duration::seconds(5))));
+        assert!(!options.is_old(None));
+    }
+}
