@@ -4,6 +4,7 @@ mod admin;
 mod ari_client;
 mod call_runtime;
 mod cli;
+mod email;
 mod entry_points;
 mod load;
 mod lockout;

@@ -2,6 +2,7 @@ pub mod app;
 pub mod logs;
 pub mod probe;
 pub mod redis;
+pub mod smtp;
 
 use ari_sim::Simulator;
 use futures_util::StreamExt;
