@@ -8,6 +8,9 @@
 //! in order, downloads the audio through ARI and talks SMTP, retrying with
 //! exponential backoff. Voicemail arrives at human rates, so one worker keeps up,
 //! and it gives the mail server one connection at a time rather than a burst.
+//! A mail being retried holds up the ones behind it; that costs nothing while the
+//! server is down (they would fail too), and a refusal that retrying cannot fix
+//! (an SMTP 5xx) is given up at once rather than retried.
 //!
 //! # Best effort
 //!
