@@ -69,6 +69,9 @@ pub struct Call {
     language: Option<String>,
     /// The caller hung up or the call left our application: nothing more to send.
     gone: bool,
+    /// Keys pressed while a plain `play` ran: the caller typing ahead of the
+    /// prompt they know is coming. The next digit entry starts with them.
+    typed_ahead: String,
 }
 
 impl Call {
@@ -90,6 +93,7 @@ impl Call {
             next_id: 0,
             language: None,
             gone: false,
+            typed_ahead: String::new(),
         }
     }
 
@@ -194,8 +198,9 @@ impl Call {
         self.client.answer(&id).await.map_err(|e| self.fail(e))
     }
 
-    /// Plays a playlist to its end. Keys pressed meanwhile are ignored: use
-    /// `play_and_collect` where the caller may barge in.
+    /// Plays a playlist to its end. Keys pressed meanwhile do not stop it; they are
+    /// kept for the next digit entry (type-ahead), as callers who know the menu
+    /// expect.
     pub async fn play(&mut self, media: &[Media]) -> Result<(), CallError> {
         self.check_alive()?;
         if media.is_empty() {
@@ -220,6 +225,7 @@ impl Call {
                     {
                         deadline = Instant::now() + self.timing.prompt_timeout;
                     }
+                    Event::ChannelDtmfReceived { digit, .. } => self.typed_ahead.push_str(&digit),
                     event if Self::ends_call(&event) => {
                         self.gone = true;
                         return Err(CallError::Gone);
@@ -230,7 +236,8 @@ impl Call {
         }
     }
 
-    /// Plays a prompt and collects digits. The first key stops the prompt; keys
+    /// Plays a prompt and collects digits. Keys typed ahead (during an earlier
+    /// `play`) come first, and the prompt is skipped once the caller has started. The first key stops the prompt; keys
     /// pressed during the prompt count. The first-digit timer starts when the prompt
     /// ends, the inter-digit timer after each key, and the whole entry is bounded by
     /// `call.collect_timeout`.
@@ -248,7 +255,14 @@ impl Call {
             .unwrap_or(self.timing.inter_digit_timeout);
         let give_up = Instant::now() + self.timing.collect_timeout;
         let mut entry = Entry::new(spec);
-        let mut prompt = if media.is_empty() {
+        let typed_ahead = std::mem::take(&mut self.typed_ahead);
+        for (at, key) in typed_ahead.char_indices() {
+            if let Some(end) = entry.push(&key.to_string()) {
+                self.typed_ahead = typed_ahead[at + key.len_utf8()..].to_owned();
+                return Ok(entry.finish(end));
+            }
+        }
+        let mut prompt = if media.is_empty() || !entry.digits.is_empty() {
             None
         } else {
             Some(self.start_playback(media).await?)
@@ -256,8 +270,10 @@ impl Call {
         let mut deadline = Instant::now()
             + if prompt.is_some() {
                 self.timing.prompt_timeout
-            } else {
+            } else if entry.digits.is_empty() {
                 first_digit
+            } else {
+                inter_digit
             };
         loop {
             match self.receive(deadline.min(give_up)).await? {
@@ -320,6 +336,8 @@ impl Call {
         length: Duration,
     ) -> Result<Option<char>, CallError> {
         self.check_alive()?;
+        // Keys here are player controls, not answers to an earlier prompt.
+        self.typed_ahead.clear();
         let id = self.start_playback(media).await?;
         let margin = self.timing.prompt_timeout;
         let mut deadline = Instant::now() + length + margin;
@@ -390,6 +408,8 @@ impl Call {
     /// next primitive then returns `Gone`.
     pub async fn record(&mut self, spec: &RecordSpec) -> Result<Recorded, CallError> {
         self.check_alive()?;
+        // Keys pressed before the beep belong to no entry.
+        self.typed_ahead.clear();
         let channel = self.channel.id.clone();
         let params = RecordParams {
             name: &spec.name,

@@ -7,6 +7,8 @@
 //! mailbox, or the republish at start-up, puts the lamp right again.
 
 use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use tracing::{debug, warn};
 
@@ -15,12 +17,19 @@ use crate::domain::MailboxId;
 use crate::store::messages::MessageCounts;
 use crate::store::{Store, StoreError};
 
+/// How many locks serialise lamp refreshes (mailboxes share them by hash).
+const STRIPES: usize = 64;
+
 /// Publishes message counts to Asterisk. Cheap to clone.
 #[derive(Clone)]
 pub struct Mwi {
     client: AriClient,
     /// `portal.mwi_context`, validated by the config to contain no `@`.
     context: String,
+    /// Refreshes of one mailbox run one at a time, so the last PUT carries the
+    /// counts read last: twenty messages saved at once end with the lamp at 20,
+    /// not at whichever PUT happened to arrive last.
+    stripes: Arc<Vec<tokio::sync::Mutex<()>>>,
 }
 
 impl Mwi {
@@ -30,6 +39,22 @@ impl Mwi {
         Mwi {
             client,
             context: context.to_owned(),
+            stripes: Arc::new((0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect()),
+        }
+    }
+
+    /// Reads the mailbox's counts and publishes them, serialised per mailbox (see
+    /// `stripes`). What flows call after every change. Failures are logged.
+    pub async fn refresh(&self, store: &Store, m: &MailboxId) {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        m.hash(&mut hasher);
+        let stripe = &self.stripes[(hasher.finish() as usize) % STRIPES];
+        let _turn = stripe.lock().await;
+        match store.message_counts(m).await {
+            Ok(counts) => self.publish(m, counts).await,
+            Err(e) => {
+                warn!(mailbox = %m, error = %e, "cannot read counts for the message-waiting lamp")
+            }
         }
     }
 
