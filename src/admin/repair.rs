@@ -341,11 +341,11 @@ fn wav_duration(bytes: &[u8]) -> Option<u32> {
     let mut byte_rate = None;
     let mut pos: usize = 12;
     loop {
-        let id = bytes.get(pos..pos + 4)?;
-        let size = usize::try_from(le_u32(bytes, pos + 4)?).ok()?;
-        let body = pos + 8;
+        let id = bytes.get(pos..pos.checked_add(4)?)?;
+        let size = usize::try_from(le_u32(bytes, pos.checked_add(4)?)?).ok()?;
+        let body = pos.checked_add(8)?;
         if id == b"fmt " {
-            byte_rate = le_u32(bytes, body + 8).filter(|&rate| rate > 0);
+            byte_rate = le_u32(bytes, body.checked_add(8)?).filter(|&rate| rate > 0);
         } else if id == b"data" {
             let available = bytes.len().saturating_sub(body);
             let size = if size == 0 || size > available {
@@ -465,7 +465,7 @@ mod tests {
         let declared = declared.unwrap_or(data as u32);
         let mut out = Vec::new();
         out.extend_from_slice(b"RIFF");
-        out.extend_from_slice(&(36 + declared).to_le_bytes());
+        out.extend_from_slice(&declared.wrapping_add(36).to_le_bytes());
         out.extend_from_slice(b"WAVEfmt ");
         out.extend_from_slice(&16u32.to_le_bytes());
         out.extend_from_slice(&1u16.to_le_bytes());

@@ -358,7 +358,7 @@ async fn start_up_republishes_every_lamp_and_turns_off_deleted_mailboxes() {
     assert_eq!(app.sim.mailbox("1999@elsewhere"), Some((0, 4)));
 }
 
-/// `voiceportal admin <args>` against `app`'s Redis and simulator, run from `dir`.
+/// `voiceportal admin <args>` against a Redis and an ARI (the simulator's credentials), run from `dir`.
 pub(crate) async fn vp(
     redis_url: &str,
     ari_url: &str,

@@ -24,12 +24,12 @@ async fn setup() -> (TestRedis, voiceportal::store::Store, Simulator) {
     (redis, store, sim)
 }
 
-/// What a report says once the fields a test does not look at are zeroed.
-fn report(indexed: usize, tombstones: usize, dangling: usize) -> (usize, usize, usize) {
+/// The three kinds of fix a pass makes: (indexed, tombstones cleared, dangling removed).
+fn fixes(indexed: usize, tombstones: usize, dangling: usize) -> (usize, usize, usize) {
     (indexed, tombstones, dangling)
 }
 
-fn main_counts(r: &RepairReport) -> (usize, usize, usize) {
+fn fixes_of(r: &RepairReport) -> (usize, usize, usize) {
     (r.indexed, r.tombstones_cleared, r.dangling_removed)
 }
 
@@ -46,7 +46,7 @@ async fn audio_left_by_a_crash_before_indexing_is_indexed_as_new() {
     sim.put_stored_recording("elsewhere/recording", 2.0);
 
     let first = repair(&store, &ari).await.unwrap();
-    assert_eq!(main_counts(&first), report(1, 0, 0), "{first:?}");
+    assert_eq!(fixes_of(&first), fixes(1, 0, 0), "{first:?}");
     assert_eq!(first.changed, vec![mbox("1001")]);
     assert_eq!(first.failed, 0);
     let m = mbox("1001");
@@ -76,7 +76,7 @@ async fn recent_audio_is_left_to_its_deposit() {
     let reviewing = message("1001", TimeDelta::minutes(1), 1, "");
     sim.put_stored_recording(&reviewing.recording(), 3.0);
     let r = repair(&store, &ari).await.unwrap();
-    assert_eq!(main_counts(&r), report(0, 0, 0));
+    assert_eq!(fixes_of(&r), fixes(0, 0, 0));
     assert_eq!(r.skipped_recent, 1);
     assert_eq!(
         store
@@ -91,7 +91,7 @@ async fn recent_audio_is_left_to_its_deposit() {
         grace: Duration::ZERO,
     };
     let r = repair_with(&store, &ari, options).await.unwrap();
-    assert_eq!(main_counts(&r), report(1, 0, 0));
+    assert_eq!(fixes_of(&r), fixes(1, 0, 0));
 }
 
 #[tokio::test]
@@ -122,7 +122,7 @@ async fn interrupted_deletes_are_finished_never_resurrected() {
     store.save_message(&kept, 100).await.unwrap();
 
     let r = repair(&store, &ari).await.unwrap();
-    assert_eq!(main_counts(&r), report(0, 2, 0), "{r:?}");
+    assert_eq!(fixes_of(&r), fixes(0, 2, 0), "{r:?}");
     assert!(store.tombstones(&m).await.unwrap().is_empty());
     assert!(!sim.stored_recordings().contains(&half_deleted.recording()));
     assert_eq!(
@@ -153,7 +153,7 @@ async fn entries_whose_audio_is_gone_are_removed_after_the_grace() {
     store.save_message(&fresh, 100).await.unwrap();
 
     let r = repair(&store, &ari).await.unwrap();
-    assert_eq!(main_counts(&r), report(0, 0, 1), "{r:?}");
+    assert_eq!(fixes_of(&r), fixes(0, 0, 1), "{r:?}");
     assert_eq!(store.message(&m, &lost_audio.id).await.unwrap(), None);
     assert!(store.message(&m, &fresh.id).await.unwrap().is_some());
     assert_eq!(
@@ -161,8 +161,8 @@ async fn entries_whose_audio_is_gone_are_removed_after_the_grace() {
         MessageCounts { new: 1, old: 0 }
     );
     assert_eq!(
-        main_counts(&repair(&store, &ari).await.unwrap()),
-        report(0, 0, 0)
+        fixes_of(&repair(&store, &ari).await.unwrap()),
+        fixes(0, 0, 0)
     );
 }
 
@@ -173,7 +173,7 @@ async fn audio_of_unknown_mailboxes_is_left_alone() {
     let stray = message("1009", TimeDelta::hours(1), 1, "");
     sim.put_stored_recording(&stray.recording(), 3.0);
     let r = repair(&store, &ari).await.unwrap();
-    assert_eq!(main_counts(&r), report(0, 0, 0));
+    assert_eq!(fixes_of(&r), fixes(0, 0, 0));
     assert_eq!(r.skipped_no_mailbox, 1);
     assert!(sim.stored_recordings().contains(&stray.recording()));
     let mut conn = redis.connection();
@@ -219,7 +219,7 @@ async fn a_recording_in_progress_is_skipped_until_it_ends() {
     assert!(ari.live_recording(&name).await.is_ok());
 
     let r = repair(&store, &ari).await.unwrap();
-    assert_eq!(main_counts(&r), report(0, 0, 0));
+    assert_eq!(fixes_of(&r), fixes(0, 0, 0));
     assert_eq!(r.skipped_live, 1);
 
     ari.stop_recording(&name).await.unwrap();
@@ -232,7 +232,7 @@ async fn a_recording_in_progress_is_skipped_until_it_ends() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let r = repair(&store, &ari).await.unwrap();
-    assert_eq!(main_counts(&r), report(1, 0, 0));
+    assert_eq!(fixes_of(&r), fixes(1, 0, 0));
     caller.hangup().await;
 }
 
@@ -244,8 +244,8 @@ async fn a_deposit_saving_after_repair_keeps_one_message() {
     let slow = message("1001", TimeDelta::hours(1), 1, "1002");
     sim.put_stored_recording(&slow.recording(), 3.0);
     assert_eq!(
-        main_counts(&repair(&store, &ari).await.unwrap()),
-        report(1, 0, 0)
+        fixes_of(&repair(&store, &ari).await.unwrap()),
+        fixes(1, 0, 0)
     );
     // The deposit's own save arrives late: same message, better envelope.
     assert_eq!(
