@@ -234,7 +234,8 @@ impl Admin {
             }
             Err(_) => format!("id={id} audio=pending-repair"),
         };
-        asterisk.mwi.publish(&mailbox, counts).await;
+        // Counts read afresh: a deposit may have landed since the delete.
+        asterisk.mwi.refresh(&self.store, &mailbox).await;
         self.record(actor, "message-delete", mailbox.as_str(), &detail)
             .await?;
         match audio {
