@@ -59,8 +59,9 @@ pub enum AdminCommand {
     /// List, download and delete a mailbox's messages.
     #[command(subcommand)]
     Messages(MessagesCommand),
-    /// Make the message index and Asterisk's recordings agree again after a
-    /// crash: index orphaned audio, finish interrupted deletes, drop entries whose
+    /// Make the message index and Asterisk's recordings agree again after a crash.
+    ///
+    /// Indexes orphaned audio, finishes interrupted deletes, drops entries whose
     /// audio is gone. Safe while calls are served; running it twice is harmless.
     Repair,
 }
