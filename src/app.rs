@@ -13,6 +13,7 @@ use crate::ari::{AriClient, AriError, websocket};
 use crate::call::Router;
 use crate::config::Config;
 use crate::flows::{self, Flows};
+use crate::notify::email::{Mailer, Notifier};
 use crate::notify::mwi::Mwi;
 use crate::store::{Store, StoreError};
 
@@ -93,10 +94,19 @@ impl App {
             self.config.ari.clone(),
             items_tx,
         )));
+        let notifier = match Mailer::spawn(&self.config.email, self.client.clone()) {
+            Ok(notifier) => notifier,
+            Err(e) => {
+                warn!(error = %e, "e-mail notification off: cannot start the mailer");
+                Notifier::disabled()
+            }
+        };
         let handler = Arc::new(Flows {
             config: self.config.clone(),
             store: self.store.clone(),
             access: self.access.clone(),
+            mwi: Mwi::new(self.client.clone(), &self.config.portal.mwi_context),
+            notifier,
         });
         let router = Router::new(
             self.client.clone(),

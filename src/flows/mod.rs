@@ -3,6 +3,9 @@
 mod admin_greetings;
 mod ask;
 mod attendant;
+mod deposit;
+mod menu;
+mod options;
 mod portal;
 mod review;
 mod setup;
@@ -15,6 +18,8 @@ use crate::access::Access;
 use crate::call::{Call, CallError, CallHandler, Media};
 use crate::config::Config;
 use crate::domain::EntryPoint;
+use crate::notify::email::Notifier;
+use crate::notify::mwi::Mwi;
 use crate::store::Store;
 
 /// Everything a flow may use besides its call.
@@ -22,6 +27,8 @@ pub struct Flows {
     pub config: Arc<Config>,
     pub store: Store,
     pub access: Access,
+    pub mwi: Mwi,
+    pub notifier: Notifier,
 }
 
 impl CallHandler for Flows {
@@ -30,9 +37,8 @@ impl CallHandler for Flows {
             Ok(EntryPoint::Portal) => portal::run(self, call).await,
             Ok(EntryPoint::Login { mailbox }) => portal::run_login(self, call, mailbox).await,
             Ok(EntryPoint::Attendant { greeting }) => attendant::run(call, &greeting).await,
-            Ok(entry) => {
-                warn!(?entry, "entry point not available in this version");
-                apologise(call).await
+            Ok(EntryPoint::Deposit { mailbox, busy }) => {
+                deposit::run(self, call, mailbox, busy).await
             }
             Err(e) => {
                 warn!(error = %e, args = ?call.args(), "bad Stasis arguments");

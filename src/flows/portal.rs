@@ -83,7 +83,7 @@ async fn first_use(flows: &Flows, call: &mut Call, record: MailboxRecord) -> Res
     enter_mailbox(call, &record);
     info!("first use: set-up without a PIN");
     if let Setup::Done = setup::without_pin(flows, call, &record).await? {
-        return mailbox_menu(call).await;
+        return super::menu::run(flows, call, &record).await;
     }
     Ok(())
 }
@@ -158,7 +158,7 @@ async fn logged_in(flows: &Flows, call: &mut Call, record: MailboxRecord) -> Res
         Setup::Done
     };
     match setup {
-        Setup::Done => mailbox_menu(call).await,
+        Setup::Done => super::menu::run(flows, call, &record).await,
         Setup::Abandoned => Ok(()),
     }
 }
@@ -168,12 +168,6 @@ fn enter_mailbox(call: &mut Call, record: &MailboxRecord) {
     tracing::Span::current().record("mailbox", record.id.as_str());
     let language = Language::parse(&record.language).unwrap_or_default();
     call.set_language(language.code());
-}
-
-/// The mailbox menu is the next piece of work (messages are not stored yet): the
-/// owner is logged in and set up; say so and end the call cleanly.
-async fn mailbox_menu(call: &mut Call) -> Result<(), CallError> {
-    goodbye(call).await
 }
 
 fn backend(error: impl std::fmt::Display) -> CallError {

@@ -80,6 +80,15 @@ pub async fn record_name(
     Ok(Setup::Done)
 }
 
+/// Mailbox options, 5: the same steps as in set-up, same policy and history.
+pub async fn change_pin(
+    flows: &Flows,
+    call: &mut Call,
+    record: &MailboxRecord,
+) -> Result<Setup, CallError> {
+    choose_pin(flows, call, record).await
+}
+
 /// New PIN, confirmation, policy check; stored as the owner's PIN.
 async fn choose_pin(
     flows: &Flows,

@@ -77,13 +77,13 @@ fn message(mailbox: &MailboxRecord) -> Message {
 }
 
 /// One MIME entity: its header block (unfolded) and its decoded body.
-struct Entity {
+pub struct Entity {
     headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    pub body: Vec<u8>,
 }
 
 impl Entity {
-    fn parse(raw: &str) -> Entity {
+    pub fn parse(raw: &str) -> Entity {
         let raw = raw.replace("\r\n", "\n");
         let (head, body) = raw.split_once("\n\n").unwrap_or((raw.as_str(), ""));
         let mut headers: Vec<(String, String)> = Vec::new();
@@ -111,19 +111,19 @@ impl Entity {
         entity
     }
 
-    fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
 
-    fn text(&self) -> String {
+    pub fn text(&self) -> String {
         String::from_utf8(self.body.clone()).expect("UTF-8 text")
     }
 
     /// The parts of a multipart entity (raw, to be parsed in turn).
-    fn parts(&self) -> Vec<Entity> {
+    pub fn parts(&self) -> Vec<Entity> {
         let content_type = self.header("content-type").unwrap_or_default();
         let boundary = content_type
             .split_once("boundary=\"")

@@ -1,0 +1,269 @@
+//! Leaving a message: `Stasis(voiceportal,deposit,<mailbox>[,<DIALSTATUS>])`.
+//!
+//! Greeting (temporary > busy or unavailable > recorded name > "the person at
+//! extension"), "leave your message after the tone"; during it `*` logs the owner
+//! in, `0` reaches the operator (if configured), `#` skips to the beep. The message
+//! is recorded straight into its final stored recording, then indexed: audio first,
+//! so a crash in between leaves audio that `admin repair` finds again, never an
+//! index entry without audio. A hang-up at any point after the beep sends.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use tracing::{error, info, warn};
+
+use super::Flows;
+use super::ask::{ask, goodbye, say};
+use super::portal;
+use crate::call::{Call, CallError, Collect, DialplanTarget, Media, RecordSpec, Recorded};
+use crate::domain::{Language, MailboxId, Prompt};
+use crate::store::mailboxes::MailboxRecord;
+use crate::store::messages::{Folder, Message, MessageId, SaveOutcome, message_recording};
+
+/// Re-recordings offered after a too-short message, before goodbye.
+const MAX_TOO_SHORT: u32 = 3;
+
+pub async fn run(
+    flows: &Flows,
+    call: &mut Call,
+    mailbox: MailboxId,
+    busy: bool,
+) -> Result<(), CallError> {
+    let Some(record) = flows.store.mailbox(&mailbox).await.map_err(backend)? else {
+        warn!(mailbox = %mailbox, "deposit for a mailbox that does not exist");
+        call.answer().await?;
+        call.play(&[say(Prompt::Error)]).await?;
+        return goodbye(call).await;
+    };
+    tracing::Span::current().record("mailbox", mailbox.as_str());
+    call.set_language(Language::parse(&record.language).unwrap_or_default().code());
+    call.answer().await?;
+
+    if portal::own_mailbox(flows, call)
+        .await?
+        .is_some_and(|own| own.id == mailbox)
+    {
+        info!("owner called their own mailbox: login");
+        return portal::login_to(flows, call, mailbox).await;
+    }
+
+    let counts = flows
+        .store
+        .message_counts(&mailbox)
+        .await
+        .map_err(backend)?;
+    if counts.new + counts.old >= flows.config.deposit.max_messages {
+        info!("mailbox full");
+        call.play(&[say(Prompt::MailboxFull)]).await?;
+        return goodbye(call).await;
+    }
+
+    let mut prompt = greeting(call, &record, busy).await?;
+    prompt.push(say(Prompt::LeaveMessage));
+    // Keys during the greeting; once it ends, straight to the beep.
+    let during_greeting = Collect {
+        first_digit_timeout: Some(Duration::from_millis(1)),
+        ..Collect::one_key()
+    };
+    let key = call.play_and_collect(&prompt, &during_greeting).await?;
+    match key.digits.as_str() {
+        "*" => return portal::login_to(flows, call, mailbox).await,
+        "0" => {
+            if let Some(operator) = &flows.config.deposit.operator {
+                info!("caller asked for the operator");
+                call.play(&[say(Prompt::PleaseHold)]).await?;
+                let target = DialplanTarget {
+                    context: operator.context.clone(),
+                    extension: operator.extension.clone(),
+                    priority: operator.priority,
+                };
+                return call.continue_in_dialplan(Some(&target)).await;
+            }
+        }
+        _ => {}
+    }
+    record_message(flows, call, &record).await
+}
+
+/// The greeting a caller hears, by SPEC's order of preference.
+async fn greeting(
+    call: &mut Call,
+    record: &MailboxRecord,
+    busy: bool,
+) -> Result<Vec<Media>, CallError> {
+    let temporary = record.id.recording("temp");
+    if call.recording_exists(&temporary).await? {
+        return Ok(vec![Media::Recording(temporary)]);
+    }
+    let usual = record.id.recording(if busy { "busy" } else { "unavail" });
+    if call.recording_exists(&usual).await? {
+        return Ok(vec![Media::Recording(usual)]);
+    }
+    let state = say(if busy {
+        Prompt::IsOnThePhone
+    } else {
+        Prompt::IsUnavailable
+    });
+    let name = record.id.recording("name");
+    if record.name_recorded && call.recording_exists(&name).await? {
+        return Ok(vec![Media::Recording(name), state]);
+    }
+    Ok(vec![
+        say(Prompt::ThePersonAtExtension),
+        Media::Digits(record.id.as_str().to_owned()),
+        state,
+    ])
+}
+
+/// Beep, record, review (1 send, 2 listen, 3 re-record). A hang-up sends.
+async fn record_message(
+    flows: &Flows,
+    call: &mut Call,
+    record: &MailboxRecord,
+) -> Result<(), CallError> {
+    let deposit = &flows.config.deposit;
+    let min_secs = deposit.min_message.as_secs().max(1) as u32;
+    let mut too_short = 0;
+    loop {
+        let received = Utc::now();
+        let id = MessageId::generate(received);
+        let spec = RecordSpec {
+            name: message_recording(&record.id, &id),
+            max_duration: deposit.max_message,
+            max_silence: deposit.max_silence,
+            beep: true,
+            terminate_on: "#",
+        };
+        let recorded = call.record(&spec).await?;
+        let message = Message {
+            id,
+            mailbox: record.id.clone(),
+            folder: Folder::New,
+            caller_number: call.caller_number().to_owned(),
+            caller_name: call.caller_name().to_owned(),
+            received,
+            duration_secs: recorded.duration_secs,
+        };
+        if recorded.duration_secs < min_secs {
+            discard(call, &spec.name).await;
+            if recorded.hung_up {
+                info!(
+                    secs = recorded.duration_secs,
+                    "too short a message before hang-up: discarded"
+                );
+                return Ok(());
+            }
+            too_short += 1;
+            call.play(&[say(Prompt::MessageTooShort)]).await?;
+            if too_short >= MAX_TOO_SHORT {
+                return goodbye(call).await;
+            }
+            call.play(&[say(Prompt::LeaveMessage)]).await?;
+            continue;
+        }
+        if recorded.hung_up {
+            return send(flows, call, record, &message).await;
+        }
+        match review(call, &recorded).await {
+            Ok(Review::Send) | Err(CallError::Gone) => {
+                return send(flows, call, record, &message).await;
+            }
+            Ok(Review::Rerecord) => {
+                discard(call, &spec.name).await;
+                call.play(&[say(Prompt::LeaveMessage)]).await?;
+            }
+            Err(e) => {
+                // The audio is kept: sending is what the caller would want.
+                send(flows, call, record, &message).await?;
+                return Err(e);
+            }
+        }
+    }
+}
+
+enum Review {
+    Send,
+    Rerecord,
+}
+
+async fn review(call: &mut Call, recorded: &Recorded) -> Result<Review, CallError> {
+    loop {
+        let Some(key) = ask(call, &[say(Prompt::Review)], &Collect::one_key()).await? else {
+            return Ok(Review::Send);
+        };
+        match key.digits.as_str() {
+            "1" => return Ok(Review::Send),
+            "2" => {
+                call.play(&[Media::Recording(recorded.name.clone())])
+                    .await?
+            }
+            "3" => return Ok(Review::Rerecord),
+            _ => call.play(&[say(Prompt::InvalidOption)]).await?,
+        }
+    }
+}
+
+/// Indexes the message, lights the lamp, queues the e-mail; tells the caller if
+/// they are still there.
+async fn send(
+    flows: &Flows,
+    call: &mut Call,
+    record: &MailboxRecord,
+    message: &Message,
+) -> Result<(), CallError> {
+    let outcome = flows
+        .store
+        .save_message(message, flows.config.deposit.max_messages)
+        .await;
+    match outcome {
+        Ok(SaveOutcome::Saved(_)) => {
+            info!(message = %message.id.as_str(), secs = message.duration_secs, "message saved");
+            flows.mwi.refresh(&flows.store, &record.id).await;
+            flows.notifier.message_saved(record, message);
+            if call.is_gone() {
+                return Ok(());
+            }
+            call.play(&[say(Prompt::MessageSaved)]).await?;
+            goodbye(call).await
+        }
+        Ok(SaveOutcome::NoMailbox) => {
+            warn!("the mailbox was deleted while the message was recorded: discarded");
+            discard(call, &message.recording()).await;
+            if call.is_gone() {
+                return Ok(());
+            }
+            call.play(&[say(Prompt::Error)]).await?;
+            goodbye(call).await
+        }
+        Ok(SaveOutcome::Full) => {
+            info!("mailbox filled up while the message was recorded: discarded");
+            discard(call, &message.recording()).await;
+            if call.is_gone() {
+                return Ok(());
+            }
+            call.play(&[say(Prompt::MailboxFull)]).await?;
+            goodbye(call).await
+        }
+        Err(e) => {
+            // The audio is stored; `admin repair` (and the next start-up) indexes it.
+            error!(error = %e, message = %message.id.as_str(), "cannot index a message; its audio is kept for repair");
+            if call.is_gone() {
+                return Ok(());
+            }
+            call.play(&[say(Prompt::Error)]).await?;
+            goodbye(call).await
+        }
+    }
+}
+
+/// Deletes a recording that will not be a message. Failure only leaves a file
+/// behind, which repair would index: log it loudly.
+async fn discard(call: &mut Call, name: &str) {
+    if let Err(e) = call.delete_recording(name).await {
+        warn!(recording = %name, error = %e, "cannot delete a discarded recording");
+    }
+}
+
+fn backend(error: impl std::fmt::Display) -> CallError {
+    CallError::Backend(error.to_string())
+}

@@ -1,0 +1,63 @@
+//! Mailbox options (0 in the mailbox menu): 1 unavailable greeting, 2 busy
+//! greeting, 3 name, 4 temporary greeting (record or erase), 5 change PIN, `*` back.
+//! Every recording has the 1/2/3 review.
+
+use tracing::info;
+
+use super::Flows;
+use super::ask::{ask, say};
+use super::review::record_with_review;
+use super::setup;
+use crate::call::{Call, CallError, Collect};
+use crate::domain::Prompt;
+use crate::store::mailboxes::MailboxRecord;
+
+pub async fn run(flows: &Flows, call: &mut Call, record: &MailboxRecord) -> Result<(), CallError> {
+    loop {
+        let Some(key) = ask(call, &[say(Prompt::MailboxOptions)], &Collect::one_key()).await?
+        else {
+            return Ok(());
+        };
+        match key.digits.as_str() {
+            "1" => {
+                let name = record.id.recording("unavail");
+                record_with_review(call, Prompt::RecordUnavailableGreeting, &name).await?;
+            }
+            "2" => {
+                let name = record.id.recording("busy");
+                record_with_review(call, Prompt::RecordBusyGreeting, &name).await?;
+            }
+            "3" => setup::record_name(flows, call, record).await.map(drop)?,
+            "4" => temporary_greeting(call, record).await?,
+            "5" => setup::change_pin(flows, call, record).await.map(drop)?,
+            "*" => return Ok(()),
+            _ => call.play(&[say(Prompt::InvalidOption)]).await?,
+        }
+    }
+}
+
+/// With a temporary greeting set: 1 re-record, 2 erase; without: 1 record.
+async fn temporary_greeting(call: &mut Call, record: &MailboxRecord) -> Result<(), CallError> {
+    let name = record.id.recording("temp");
+    let exists = call.recording_exists(&name).await?;
+    let menu = if exists {
+        Prompt::TemporaryGreetingMenu
+    } else {
+        Prompt::TemporaryGreetingRecordOnly
+    };
+    let Some(key) = ask(call, &[say(menu)], &Collect::one_key()).await? else {
+        return Ok(());
+    };
+    match key.digits.as_str() {
+        "1" => {
+            record_with_review(call, Prompt::RecordTemporaryGreeting, &name).await?;
+        }
+        "2" if exists => {
+            call.delete_recording(&name).await?;
+            info!("temporary greeting erased");
+            call.play(&[say(Prompt::TemporaryGreetingRemoved)]).await?;
+        }
+        _ => call.play(&[say(Prompt::InvalidOption)]).await?,
+    }
+    Ok(())
+}
