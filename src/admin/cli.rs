@@ -18,7 +18,7 @@ use super::messages::{self, Asterisk, MessageAdminError};
 use super::secret::{self, InputError};
 use super::{Admin, AdminError, MailboxFields, MailboxStatus, show};
 use crate::config::Config;
-use crate::domain::Pin;
+use crate::domain::{MailboxId, Pin};
 use crate::store::Store;
 
 /// Exit status after Ctrl-C, as shells report a SIGINT death (128 + 2).
@@ -221,7 +221,7 @@ async fn execute(config: &Config, command: AdminCommand) -> Result<String, CliEr
     let actor = actor();
     let actor = actor.as_str();
     Ok(match command {
-        AdminCommand::Mailbox(command) => mailbox(&admin, actor, command).await?,
+        AdminCommand::Mailbox(command) => mailbox(config, &admin, actor, command).await?,
         AdminCommand::ResetPin { mailbox, temporary } => {
             let pin = if temporary {
                 let id = admin.status(&mailbox).await?.record.id;
@@ -381,6 +381,7 @@ fn write_file(path: &Path, bytes: &[u8], force: bool) -> Result<(), CliError> {
 }
 
 async fn mailbox(
+    config: &Config,
     admin: &Admin,
     actor: &str,
     command: MailboxCommand,
@@ -398,7 +399,24 @@ async fn mailbox(
         }
         MailboxCommand::Delete { number } => {
             admin.delete_mailbox(actor, &number).await?;
-            format!("deleted mailbox {}\n", number.trim())
+            let mut out = format!("deleted mailbox {}\n", number.trim());
+            // The mailbox is gone; its audio in Asterisk goes next. Asterisk being
+            // away leaves files behind, which the administrator is told about.
+            // `delete_mailbox` parsed the number already, so parsing succeeds.
+            let removed = match (asterisk(config), MailboxId::parse(&number)) {
+                (Ok(asterisk), Ok(id)) => asterisk.remove_mailbox_audio(&id).await,
+                (Err(e), _) => Err(e),
+                (_, Err(_)) => Ok(0),
+            };
+            match removed {
+                Ok(n) => out.push_str(&format!("removed {n} recordings from Asterisk\n")),
+                Err(e) => out.push_str(&format!(
+                    "warning: its recordings in Asterisk were not removed ({e}); \
+                     delete voiceportal/{}/ from Asterisk's recordings directory\n",
+                    number.trim()
+                )),
+            }
+            out
         }
         MailboxCommand::List => show::mailbox_list(&admin.list_mailboxes().await?),
         MailboxCommand::Show { number } => show::mailbox(&admin.status(&number).await?),

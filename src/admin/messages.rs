@@ -305,3 +305,26 @@ impl Admin {
 pub fn default_file_name(message: &Message) -> String {
     format!("{}-{}.wav", message.mailbox, message.id)
 }
+
+impl Asterisk {
+    /// Removes every recording of a deleted mailbox (name, greetings, messages)
+    /// and turns its lamp off. Returns how many recordings were deleted.
+    pub async fn remove_mailbox_audio(&self, m: &MailboxId) -> Result<usize, MessageAdminError> {
+        let prefix = format!("{}/", m.recording("").trim_end_matches('/'));
+        let stored = self
+            .client
+            .stored_recordings()
+            .await
+            .map_err(|e| self.error(e))?;
+        let mut deleted = 0;
+        for recording in stored.iter().filter(|r| r.name.starts_with(&prefix)) {
+            match self.client.delete_stored_recording(&recording.name).await {
+                Ok(()) => deleted += 1,
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(self.error(e)),
+            }
+        }
+        self.mwi.clear(m).await;
+        Ok(deleted)
+    }
+}

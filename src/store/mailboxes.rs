@@ -201,14 +201,16 @@ return 1
         Ok(updated == 1)
     }
 
-    /// Deletes a mailbox and every key it owns; `false` if it did not exist.
+    /// Deletes a mailbox and every key it owns (record, PIN history, message index
+    /// and tombstones, lock); `false` if it did not exist. The audio lives in
+    /// Asterisk: `admin mailbox delete` removes it there.
     pub async fn delete_mailbox(&self, id: &MailboxId) -> Result<bool, StoreError> {
         const DELETE: &str = r#"
 local existed = redis.call('EXISTS', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
 local ids = redis.call('ZRANGE', KEYS[4], 0, -1)
 for _, msg in ipairs(ids) do redis.call('DEL', ARGV[2] .. msg) end
-redis.call('DEL', KEYS[1], KEYS[3], KEYS[4], KEYS[5])
+redis.call('DEL', KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
 return existed
 "#;
         let mut conn = self.conn.clone();
@@ -218,6 +220,7 @@ return existed
             .key(mailbox_key(id.as_str(), "pins"))
             .key(mailbox_key(id.as_str(), "msgs"))
             .key(mailbox_key(id.as_str(), "lock"))
+            .key(mailbox_key(id.as_str(), "tomb"))
             .arg(id.as_str())
             .arg(mailbox_key(id.as_str(), "msg:"))
             .invoke_async(&mut conn)

@@ -288,3 +288,73 @@ async fn change_pin_from_the_options_follows_the_policy() {
     caller.press("917355#").await;
     caller.expect_sound("vm-youhave", WAIT).await;
 }
+
+/// The envelope speaks the mailbox's language and time zone: a French mailbox in
+/// Paris hears "14 heures 7" for a message received at 13:07 UTC in winter.
+#[tokio::test]
+async fn envelope_in_the_mailbox_language_and_time_zone() {
+    let app = spawn_app().await;
+    let mut record = MailboxRecord::new(id("1001"));
+    record.name_recorded = true;
+    record.language = "fr".into();
+    record.timezone = "Europe/Paris".into();
+    app.store.create_mailbox(&record, None).await.unwrap();
+    let hasher = PinHasher::new(&app.config.security.pepper, &app.config.security.hash).unwrap();
+    let hash = hasher.hash(&Pin::parse("135790").unwrap()).unwrap();
+    app.store
+        .set_pin(&id("1001"), &hash, PinOrigin::User, 5)
+        .await
+        .unwrap();
+    let received = chrono::TimeZone::with_ymd_and_hms(&Utc, 2024, 3, 5, 13, 7, 0).unwrap();
+    let message = Message {
+        id: MessageId::generate(received),
+        mailbox: id("1001"),
+        folder: Folder::New,
+        caller_number: "0612345678".into(),
+        caller_name: String::new(),
+        received,
+        duration_secs: 2,
+    };
+    app.sim.put_stored_recording(&message.recording(), 2.0);
+    app.store.save_message(&message, 100).await.unwrap();
+
+    let caller = logged_in(&app).await;
+    caller.expect_sound("vm-onefor", WAIT).await;
+    caller.press("1").await;
+    wait_recording(&caller, &message.recording()).await;
+    caller.hangup().await;
+    let heard = caller.heard();
+    let after_received: Vec<String> = heard
+        .iter()
+        .skip_while(|h| !matches!(h, Heard::Sound { name, .. } if name == "vm-received"))
+        .take(8)
+        .map(|h| match h {
+            Heard::Sound { name, .. } => name.clone(),
+            Heard::Number(n) => format!("number:{n}"),
+            Heard::Digits(d) => format!("digits:{d}"),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        after_received,
+        [
+            "vm-received",
+            "digits/day-2",
+            "number:5",
+            "digits/mon-2",
+            "digits/at",
+            "number:14",
+            "hours",
+            "number:7"
+        ],
+        "{heard:?}"
+    );
+    // Every prompt after login was played in French.
+    assert!(
+        heard
+            .iter()
+            .skip_while(|h| !matches!(h, Heard::Sound { name, .. } if name == "vm-youhave"))
+            .all(|h| !matches!(h, Heard::Sound { lang, .. } if lang != "fr")),
+        "{heard:?}"
+    );
+}

@@ -669,3 +669,53 @@ async fn admin_cli_names_an_unreachable_asterisk() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Deleting a mailbox removes its recordings in Asterisk (name, greetings,
+/// messages) and turns its lamp off; other mailboxes' recordings stay.
+#[tokio::test]
+async fn deleting_a_mailbox_removes_its_audio_and_lamp() {
+    let app = crate::support::app::spawn_app().await;
+    for number in ["1001", "1002"] {
+        app.store
+            .create_mailbox(&MailboxRecord::new(mbox(number)), None)
+            .await
+            .unwrap();
+        app.sim
+            .put_stored_recording(&format!("voiceportal/{number}/name"), 1.0);
+        app.sim.put_stored_recording(
+            &format!("voiceportal/{number}/msg-1795530404401-752a53"),
+            2.0,
+        );
+    }
+    app.sim.put_stored_recording("voiceportal/10010/name", 1.0);
+    let mwi = voiceportal::notify::mwi::Mwi::new(
+        voiceportal::ari::AriClient::new(&app.config.ari).unwrap(),
+        "default",
+    );
+    mwi.publish(&mbox("1001"), MessageCounts { new: 1, old: 0 })
+        .await;
+    let dir = temp_dir("delete-mailbox");
+    let out = vp(
+        &app.config.redis.url,
+        &app.sim.base_url(),
+        &app.sim,
+        &dir,
+        &["mailbox", "delete", "1001"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("removed 2 recordings"),
+        "{}",
+        text(&out.stdout)
+    );
+    let left = app.sim.stored_recordings();
+    assert!(
+        !left.iter().any(|r| r.starts_with("voiceportal/1001/")),
+        "{left:?}"
+    );
+    assert!(left.contains(&"voiceportal/1002/name".to_string()));
+    assert!(left.contains(&"voiceportal/10010/name".to_string()));
+    assert_eq!(app.sim.mailbox("1001@default"), None);
+    let _ = std::fs::remove_dir_all(&dir);
+}
