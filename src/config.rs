@@ -605,15 +605,7 @@ fn is_host_name(host: &str) -> bool {
     let name = host.strip_suffix('.').unwrap_or(host);
     !name.is_empty()
         && name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
+        && name.split('.').all(crate::domain::hostname::is_dns_label)
 }
 
 fn is_loopback_host(host: &str) -> bool {

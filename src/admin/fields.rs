@@ -93,16 +93,8 @@ fn email(raw: &str) -> Result<Option<String>, AdminError> {
         && local
             .bytes()
             .all(|b| b.is_ascii_graphic() && !b"@\"(),:;<>[\\]".contains(&b));
-    let domain_ok = domain.contains('.')
-        && domain.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
+    let domain_ok =
+        domain.contains('.') && domain.split('.').all(crate::domain::hostname::is_dns_label);
     if !local_ok || !domain_ok || address.len() > EMAIL_MAX {
         return Err(bad());
     }

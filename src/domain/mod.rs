@@ -2,6 +2,7 @@
 //! decisions, the prompt catalogue. No I/O of any kind.
 
 pub mod entry;
+pub mod hostname;
 pub mod mailbox;
 pub mod pin;
 pub mod pin_hash;

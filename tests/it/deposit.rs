@@ -6,26 +6,15 @@ use std::time::Duration;
 
 use ari_sim::{CallEnd, Caller, Dial, Heard, SimConfig};
 use voiceportal::config::OperatorConfig;
-use voiceportal::domain::{MailboxId, Pin, PinHasher};
-use voiceportal::store::mailboxes::{MailboxRecord, PinOrigin};
-use voiceportal::store::messages::{Folder, Message, MessageId};
+use voiceportal::store::mailboxes::PinOrigin;
+use voiceportal::store::messages::{Folder, Message};
 
 use crate::support::app::{TestApp, WAIT, spawn_app, spawn_app_with};
+use crate::support::fixtures::{id, provision};
 
-fn id(n: &str) -> MailboxId {
-    MailboxId::parse(n).unwrap()
-}
-
+/// A mailbox with PIN 135790 and no recorded name.
 async fn mailbox(app: &TestApp, number: &str) {
-    let mut record = MailboxRecord::new(id(number));
-    record.name_recorded = false;
-    app.store.create_mailbox(&record, None).await.unwrap();
-    let hasher = PinHasher::new(&app.config.security.pepper, &app.config.security.hash).unwrap();
-    let hash = hasher.hash(&Pin::parse("135790").unwrap()).unwrap();
-    app.store
-        .set_pin(&id(number), &hash, PinOrigin::User, 5)
-        .await
-        .unwrap();
+    provision(app, number, Some(("135790", PinOrigin::User)), false).await;
 }
 
 /// Someone calls extension `number`, which does not answer (or is busy).
@@ -316,17 +305,7 @@ async fn a_full_mailbox_records_nothing() {
     mailbox(&app, "1001").await;
     for n in 0..2 {
         let received = chrono::Utc::now() - chrono::Duration::minutes(10 - n);
-        let message = Message {
-            id: MessageId::generate(received),
-            mailbox: id("1001"),
-            folder: Folder::New,
-            caller_number: "100".into(),
-            caller_name: String::new(),
-            received,
-            duration_secs: 3,
-        };
-        app.sim.put_stored_recording(&message.recording(), 3.0);
-        app.store.save_message(&message, 2).await.unwrap();
+        crate::support::fixtures::message(&app, "1001", "100", received, 3).await;
     }
     let caller = caller_for(&app, "1001", "NOANSWER").await;
     caller.expect_sound("vm-mailboxfull", WAIT).await;

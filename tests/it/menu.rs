@@ -6,42 +6,20 @@ use std::time::Duration;
 
 use ari_sim::{Caller, Dial, Heard};
 use chrono::Utc;
-use voiceportal::domain::{MailboxId, Pin, PinHasher};
+use voiceportal::domain::{Pin, PinHasher};
 use voiceportal::store::mailboxes::{MailboxRecord, PinOrigin};
 use voiceportal::store::messages::{Folder, Message, MessageId};
 
 use crate::support::app::{TestApp, WAIT, spawn_app};
-
-fn id(n: &str) -> MailboxId {
-    MailboxId::parse(n).unwrap()
-}
+use crate::support::fixtures::{id, message, provision};
 
 /// Mailbox 1001 (PIN 135790, name recorded) holding `new` new messages of 4 s.
 async fn mailbox_with(app: &TestApp, new: usize) -> Vec<Message> {
-    let mut record = MailboxRecord::new(id("1001"));
-    record.name_recorded = true;
-    app.store.create_mailbox(&record, None).await.unwrap();
-    let hasher = PinHasher::new(&app.config.security.pepper, &app.config.security.hash).unwrap();
-    let hash = hasher.hash(&Pin::parse("135790").unwrap()).unwrap();
-    app.store
-        .set_pin(&id("1001"), &hash, PinOrigin::User, 5)
-        .await
-        .unwrap();
+    provision(app, "1001", Some(("135790", PinOrigin::User)), true).await;
     let mut saved = Vec::new();
     for n in 0..new {
         let received = Utc::now() - chrono::Duration::minutes(30 - n as i64);
-        let message = Message {
-            id: MessageId::generate(received),
-            mailbox: id("1001"),
-            folder: Folder::New,
-            caller_number: format!("06000000{n:02}"),
-            caller_name: String::new(),
-            received,
-            duration_secs: 4,
-        };
-        app.sim.put_stored_recording(&message.recording(), 4.0);
-        app.store.save_message(&message, 100).await.unwrap();
-        saved.push(message);
+        saved.push(message(app, "1001", &format!("06000000{n:02}"), received, 4).await);
     }
     saved
 }

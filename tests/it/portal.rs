@@ -2,33 +2,14 @@
 //! service against the simulator and a real Redis.
 
 use ari_sim::{CallEnd, Caller, Dial, Heard};
-use voiceportal::domain::{MailboxId, Pin, PinHasher};
+use voiceportal::domain::{Pin, PinHasher};
 use voiceportal::store::lockout::LockSubject;
-use voiceportal::store::mailboxes::{MailboxRecord, PinOrigin};
+use voiceportal::store::mailboxes::PinOrigin;
 
 use crate::support::app::{TestApp, WAIT, spawn_app};
+use crate::support::fixtures::{id, provision as mailbox};
 
 const PIN: &str = "135790";
-
-fn id(n: &str) -> MailboxId {
-    MailboxId::parse(n).unwrap()
-}
-
-/// Provisions a mailbox with a PIN of the given origin (or none).
-async fn mailbox(app: &TestApp, number: &str, pin: Option<(&str, PinOrigin)>, named: bool) {
-    let mut record = MailboxRecord::new(id(number));
-    record.name_recorded = named;
-    app.store.create_mailbox(&record, None).await.unwrap();
-    if let Some((pin, origin)) = pin {
-        let hasher =
-            PinHasher::new(&app.config.security.pepper, &app.config.security.hash).unwrap();
-        let hash = hasher.hash(&Pin::parse(pin).unwrap()).unwrap();
-        app.store
-            .set_pin(&id(number), &hash, origin, 5)
-            .await
-            .unwrap();
-    }
-}
 
 /// A call from an internal phone (trusted context, caller ID = extension).
 async fn from_own_phone(app: &TestApp, number: &str) -> Caller {

@@ -1,4 +1,5 @@
 pub mod app;
+pub mod fixtures;
 pub mod logs;
 pub mod probe;
 pub mod redis;

@@ -1,0 +1,53 @@
+//! Provisioning shared by the flow tests: mailboxes with a PIN of a given origin,
+//! and messages whose audio is in the simulator.
+
+use chrono::{DateTime, Utc};
+use voiceportal::domain::{MailboxId, Pin, PinHasher};
+use voiceportal::store::mailboxes::{MailboxRecord, PinOrigin};
+use voiceportal::store::messages::{Folder, Message, MessageId};
+
+use super::app::TestApp;
+
+pub fn id(number: &str) -> MailboxId {
+    MailboxId::parse(number).expect("a mailbox number")
+}
+
+/// Creates mailbox `number` with `pin` set as coming from `origin` (or no PIN),
+/// and its name marked recorded or not.
+pub async fn provision(app: &TestApp, number: &str, pin: Option<(&str, PinOrigin)>, named: bool) {
+    let mut record = MailboxRecord::new(id(number));
+    record.name_recorded = named;
+    app.store.create_mailbox(&record, None).await.unwrap();
+    if let Some((pin, origin)) = pin {
+        let hasher =
+            PinHasher::new(&app.config.security.pepper, &app.config.security.hash).unwrap();
+        let hash = hasher.hash(&Pin::parse(pin).unwrap()).unwrap();
+        app.store
+            .set_pin(&id(number), &hash, origin, 5)
+            .await
+            .unwrap();
+    }
+}
+
+/// A new message of `secs` seconds from `caller`, indexed and with its audio.
+pub async fn message(
+    app: &TestApp,
+    number: &str,
+    caller: &str,
+    received: DateTime<Utc>,
+    secs: u32,
+) -> Message {
+    let message = Message {
+        id: MessageId::generate(received),
+        mailbox: id(number),
+        folder: Folder::New,
+        caller_number: caller.into(),
+        caller_name: String::new(),
+        received,
+        duration_secs: secs,
+    };
+    app.sim
+        .put_stored_recording(&message.recording(), secs.into());
+    app.store.save_message(&message, 1000).await.unwrap();
+    message
+}
