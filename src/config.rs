@@ -330,6 +330,9 @@ pub struct CallConfig {
     pub hangup_grace: Duration,
     /// How many times a prompt is repeated when the caller presses nothing.
     pub max_silent_prompts: u32,
+    /// On SIGTERM, how long calls in progress may go on before the service stops.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
 }
 
 impl Default for CallConfig {
@@ -342,6 +345,7 @@ impl Default for CallConfig {
             record_grace: Duration::from_secs(5),
             hangup_grace: Duration::from_secs(2),
             max_silent_prompts: 3,
+            shutdown_grace: Duration::from_secs(60),
         }
     }
 }

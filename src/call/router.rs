@@ -50,6 +50,8 @@ pub struct Router<H: CallHandler> {
     apology: Vec<Media>,
     calls: HashMap<String, LiveCall>,
     sessions: u64,
+    /// Shutdown was asked for: no new calls, waiting for the others to end.
+    draining: bool,
 }
 
 impl<H: CallHandler> Router<H> {
@@ -68,10 +70,15 @@ impl<H: CallHandler> Router<H> {
             apology,
             calls: HashMap::new(),
             sessions: 0,
+            draining: false,
         }
     }
 
-    /// Runs until the websocket task stops or `shutdown` completes.
+    /// Runs until the websocket task stops, or until `shutdown` completes and the
+    /// calls in progress have drained: after `shutdown`, new calls hear an apology
+    /// and are hung up, while calls in progress go on for up to
+    /// `call.shutdown_grace`; those still there then hear the apology too. A
+    /// restart then never cuts a caller off in the middle of a message.
     pub async fn run(
         mut self,
         mut items: mpsc::UnboundedReceiver<StreamItem>,
@@ -79,7 +86,12 @@ impl<H: CallHandler> Router<H> {
     ) {
         let (reconciled_tx, mut reconciled_rx) = mpsc::unbounded_channel();
         tokio::pin!(shutdown);
+        let drain = tokio::time::sleep(Duration::MAX);
+        tokio::pin!(drain);
         loop {
+            if self.draining && self.calls.is_empty() {
+                break;
+            }
             tokio::select! {
                 item = items.recv() => match item {
                     None => break,
@@ -91,7 +103,22 @@ impl<H: CallHandler> Router<H> {
                     Some(StreamItem::Event(event)) => self.dispatch(*event),
                 },
                 Some(reconciled) = reconciled_rx.recv() => self.reconcile(reconciled),
-                () = &mut shutdown => break,
+                () = &mut shutdown, if !self.draining => {
+                    info!(calls = self.calls.len(), grace = ?self.timing.shutdown_grace,
+                        "stopping: no new calls; letting calls in progress finish");
+                    self.draining = true;
+                    drain.as_mut().reset(Instant::now() + self.timing.shutdown_grace);
+                }
+                () = &mut drain => {
+                    warn!(calls = self.calls.len(), "calls still in progress at the end of the grace period; apologising");
+                    // Awaited here, not spawned: the process exits right after.
+                    let apologies = self
+                        .calls
+                        .keys()
+                        .map(|id| apologise_blind(&self.client, id, &self.apology));
+                    futures_util::future::join_all(apologies).await;
+                    break;
+                }
             }
         }
         debug!(calls = self.calls.len(), "router stopped");
@@ -106,7 +133,12 @@ impl<H: CallHandler> Router<H> {
             return;
         };
         if let Event::StasisStart { channel, args, .. } = &event {
-            self.start_call(channel.clone(), args.clone());
+            if self.draining {
+                info!(channel = %channel.id, "call while stopping: apologising");
+                self.start_orphan(channel.id.clone());
+            } else {
+                self.start_call(channel.clone(), args.clone());
+            }
         }
         let ends = matches!(
             event,

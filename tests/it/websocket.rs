@@ -86,3 +86,54 @@ async fn a_caller_who_hangs_up_during_the_gap_is_forgotten() {
     let next = app.sim.dial(Dial::portal("1002")).await;
     next.expect_sound("voiceportal/enter-mailbox", WAIT).await;
 }
+
+/// SIGTERM: the call in progress goes on to its end, a new call hears an apology,
+/// and the service stops once the last call is over.
+#[tokio::test]
+async fn shutdown_drains_calls_in_progress() {
+    let mut app = crate::support::app::spawn_app_with(Default::default(), |c| {
+        c.call.shutdown_grace = std::time::Duration::from_secs(30);
+    })
+    .await;
+    let mut dial = Dial::portal("1001");
+    dial.context = "from-outside".into();
+    let caller = app.sim.dial(dial).await;
+    caller.expect_sound("voiceportal/enter-mailbox", WAIT).await;
+
+    app.request_shutdown();
+    let late = app.sim.dial(Dial::portal("1002")).await;
+    late.expect_sound("an-error-has-occurred", WAIT).await;
+    assert!(matches!(
+        late.wait_end(WAIT).await,
+        Some(CallEnd::HungUpByApp { .. })
+    ));
+
+    // The first caller is still served.
+    caller.press("1001#").await;
+    caller.expect_sound("voiceportal/enter-pin", WAIT).await;
+    caller.hangup().await;
+    assert!(
+        app.wait_stopped(WAIT).await,
+        "the service did not stop after its last call"
+    );
+}
+
+/// Calls still there at the end of the grace period hear an apology.
+#[tokio::test]
+async fn shutdown_grace_ends_with_an_apology() {
+    let mut app = crate::support::app::spawn_app_with(Default::default(), |c| {
+        c.call.shutdown_grace = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let mut dial = Dial::portal("1001");
+    dial.context = "from-outside".into();
+    let caller = app.sim.dial(dial).await;
+    caller.expect_sound("voiceportal/enter-mailbox", WAIT).await;
+    app.request_shutdown();
+    assert!(app.wait_stopped(WAIT).await);
+    caller.expect_sound("an-error-has-occurred", WAIT).await;
+    assert!(matches!(
+        caller.wait_end(WAIT).await,
+        Some(CallEnd::HungUpByApp { .. })
+    ));
+}

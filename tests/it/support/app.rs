@@ -115,6 +115,21 @@ impl TestApp {
         );
     }
 
+    /// Asks the service to stop, as SIGTERM does.
+    pub fn request_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Waits for the service to have stopped by itself; false on timeout.
+    pub async fn wait_stopped(&mut self, timeout: Duration) -> bool {
+        match self.task.take() {
+            Some(task) => tokio::time::timeout(timeout, task).await.is_ok(),
+            None => true,
+        }
+    }
+
     /// Stops the service as a crash would: its call tasks vanish with it.
     pub async fn stop(&mut self) {
         if let Some(task) = self.task.take() {
