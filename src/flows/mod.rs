@@ -17,7 +17,7 @@ use tracing::{info, warn};
 use crate::access::Access;
 use crate::call::{Call, CallError, CallHandler, Media};
 use crate::config::Config;
-use crate::domain::EntryPoint;
+use crate::domain::{EntryPoint, Prompt};
 use crate::notify::email::Notifier;
 use crate::notify::mwi::Mwi;
 use crate::store::Store;
@@ -58,10 +58,7 @@ impl CallHandler for Flows {
 
 /// What a caller hears when we cannot serve them.
 pub fn apology() -> Vec<Media> {
-    vec![
-        Media::sound("an-error-has-occurred"),
-        Media::sound("vm-goodbye"),
-    ]
+    vec![ask::say(Prompt::Error), ask::say(Prompt::Goodbye)]
 }
 
 /// Apologises and hangs up: never leave a caller in silence.

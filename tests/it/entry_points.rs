@@ -62,7 +62,7 @@ async fn bad_stasis_arguments_get_an_apology_not_silence() {
         );
         assert_eq!(
             sounds(&caller.heard()),
-            ["an-error-has-occurred", "vm-goodbye"],
+            ["voiceportal/error", "vm-goodbye"],
             "{args:?}"
         );
     }

@@ -57,7 +57,7 @@ async fn calls_orphaned_by_a_crash_hear_an_apology_after_restart() {
 
     // The restarted service finds the channel in its application with no task for
     // it: apology, then hang-up.
-    caller.expect_sound("an-error-has-occurred", WAIT).await;
+    caller.expect_sound("voiceportal/error", WAIT).await;
     assert!(matches!(
         caller.wait_end(WAIT).await,
         Some(CallEnd::HungUpByApp { .. })
@@ -102,7 +102,7 @@ async fn shutdown_drains_calls_in_progress() {
 
     app.request_shutdown();
     let late = app.sim.dial(Dial::portal("1002")).await;
-    late.expect_sound("an-error-has-occurred", WAIT).await;
+    late.expect_sound("voiceportal/error", WAIT).await;
     assert!(matches!(
         late.wait_end(WAIT).await,
         Some(CallEnd::HungUpByApp { .. })
@@ -131,7 +131,7 @@ async fn shutdown_grace_ends_with_an_apology() {
     caller.expect_sound("voiceportal/enter-mailbox", WAIT).await;
     app.request_shutdown();
     assert!(app.wait_stopped(WAIT).await);
-    caller.expect_sound("an-error-has-occurred", WAIT).await;
+    caller.expect_sound("voiceportal/error", WAIT).await;
     assert!(matches!(
         caller.wait_end(WAIT).await,
         Some(CallEnd::HungUpByApp { .. })

@@ -8,7 +8,7 @@ use ari_sim::{SimConfig, Simulator};
 use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
 use voiceportal::ari::{AriClient, websocket};
-use voiceportal::call::{Call, CallHandler, Media, Router};
+use voiceportal::call::{Call, CallHandler, Router};
 use voiceportal::config::Config;
 
 use super::app::{WAIT, test_config};
@@ -61,7 +61,7 @@ pub async fn spawn_probe_with(
         config.ari.app.clone(),
         config.call.clone(),
         handler,
-        vec![Media::sound("an-error-has-occurred")],
+        voiceportal::flows::apology(),
     );
     let tasks = vec![
         tokio::spawn(websocket::run(config.ari.clone(), items_tx)),
