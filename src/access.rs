@@ -88,6 +88,10 @@ impl Access {
 
     /// One attempt at a mailbox's PIN. Reserves the attempt first (atomic across
     /// calls and instances), so a locked mailbox never has its PIN checked.
+    ///
+    /// A well-formed number with no mailbox (or no PIN) goes through the same
+    /// strikes and lock as a real one, against a dummy hash: otherwise "it never
+    /// locks" would tell a caller which mailboxes exist.
     pub async fn login(&self, mailbox: &MailboxId, pin: &Pin) -> Result<Login, AccessError> {
         let record = self.store.mailbox(mailbox).await?;
         let hash = match &record {
@@ -96,15 +100,12 @@ impl Access {
             }
             _ => None,
         };
-        let (Some(record), Some(hash)) = (record, hash) else {
-            self.verify_dummy(pin).await?;
-            return Ok(Login::Denied);
-        };
         let subject = LockSubject::Mailbox(mailbox.clone());
-        Ok(match self.check(&subject, pin, hash).await? {
-            Verdict::Right => Login::Granted(Box::new(record)),
-            Verdict::Wrong => Login::Denied,
-            Verdict::Locked => Login::Locked,
+        let verdict = self.check(&subject, pin, hash.clone()).await?;
+        Ok(match (verdict, record, hash) {
+            (Verdict::Right, Some(record), Some(_)) => Login::Granted(Box::new(record)),
+            (Verdict::Locked, _, _) => Login::Locked,
+            _ => Login::Denied,
         })
     }
 
@@ -118,31 +119,46 @@ impl Access {
     /// One attempt at the portal's admin passcode, with its own strikes and lock.
     /// No passcode configured: always denied, after the same work.
     pub async fn admin_login(&self, passcode: &Pin) -> Result<Verdict, AccessError> {
-        let Some(hash) = self.store.portal_passcode_hash().await? else {
-            self.verify_dummy(passcode).await?;
-            return Ok(Verdict::Wrong);
-        };
+        let hash = self.store.portal_passcode_hash().await?;
         self.check(&LockSubject::PortalPasscode, passcode, hash)
             .await
     }
 
-    /// Reserve the attempt, verify, record the result.
+    /// Waits for a hashing slot, then reserves the attempt, verifies (against a
+    /// dummy when there is no stored hash, which is never right) and records the
+    /// result. The slot comes first so that an attempt never sits reserved in a
+    /// queue long enough to expire into a strike.
     async fn check(
         &self,
         subject: &LockSubject,
         pin: &Pin,
-        hash: String,
+        hash: Option<String>,
     ) -> Result<Verdict, AccessError> {
+        let _slot = self.hash_slot().await?;
         let token = match self.store.reserve_attempt(subject, &self.lockout).await? {
             Reservation::Locked => return Ok(Verdict::Locked),
             Reservation::Busy => {
                 // Other calls hold the rest of the quota: a wrong PIN, no strike.
-                self.verify_dummy(pin).await?;
+                let pin = pin.clone();
+                self.blocking(move |this| this.hasher.verify_dummy(&pin))
+                    .await?;
                 return Ok(Verdict::Wrong);
             }
             Reservation::Granted(token) => token,
         };
-        let right = self.verify(pin, hash).await?;
+        let pin = pin.clone();
+        let right = match hash {
+            Some(hash) => {
+                self.verifications.fetch_add(1, Ordering::Relaxed);
+                self.blocking(move |this| this.hasher.verify(&pin, &hash))
+                    .await?
+            }
+            None => {
+                self.blocking(move |this| this.hasher.verify_dummy(&pin))
+                    .await?;
+                false
+            }
+        };
         let result = self
             .store
             .finish_attempt(subject, token, right, &self.lockout)
@@ -165,6 +181,9 @@ impl Access {
     ) -> Result<Result<(), PinRejection>, AccessError> {
         let default_hash = self.store.default_pin_hash().await?;
         let history = self.store.pin_history(mailbox).await?;
+        // The PIN being replaced (a default or temporary one never enters the
+        // history) must not come back as the "new" one.
+        let current = self.store.pin_hash(mailbox).await?;
         let (pin, mailbox) = (pin.clone(), mailbox.clone());
         self.hashing(move |this| {
             this.policy.check(
@@ -173,7 +192,13 @@ impl Access {
                 &this.hasher,
                 default_hash.as_deref(),
                 &history,
-            )
+            )?;
+            match current {
+                Some(current) if this.hasher.verify(&pin, &current) => {
+                    Err(PinRejection::RecentlyUsed)
+                }
+                _ => Ok(()),
+            }
         })
         .await
     }
@@ -196,13 +221,6 @@ impl Access {
         Ok(Ok(()))
     }
 
-    async fn verify(&self, pin: &Pin, hash: String) -> Result<bool, AccessError> {
-        self.verifications.fetch_add(1, Ordering::Relaxed);
-        let pin = pin.clone();
-        self.hashing(move |this| this.hasher.verify(&pin, &hash))
-            .await
-    }
-
     async fn verify_dummy(&self, pin: &Pin) -> Result<(), AccessError> {
         let pin = pin.clone();
         self.hashing(move |this| this.hasher.verify_dummy(&pin))
@@ -216,11 +234,22 @@ impl Access {
         &self,
         work: impl FnOnce(&Access) -> T + Send + 'static,
     ) -> Result<T, AccessError> {
-        let _slot = self
-            .hash_slots
+        let _slot = self.hash_slot().await?;
+        self.blocking(work).await
+    }
+
+    async fn hash_slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, AccessError> {
+        self.hash_slots
             .acquire()
             .await
-            .map_err(|e| AccessError::Task(e.to_string()))?;
+            .map_err(|e| AccessError::Task(e.to_string()))
+    }
+
+    /// Argon2 work on the blocking pool; the caller holds a hashing slot.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Access) -> T + Send + 'static,
+    ) -> Result<T, AccessError> {
         let this = self.clone();
         tokio::task::spawn_blocking(move || work(&this))
             .await

@@ -89,6 +89,13 @@ pub struct PortalConfig {
     /// extension (internal phones). Only there does "your own phone" skip the
     /// mailbox-number prompt.
     pub trusted_contexts: Vec<String>,
+    /// The channel name prefix of a user's own phone, `{number}` standing for the
+    /// extension: a caller counts as calling "from their own phone" only on a
+    /// trusted context *and* on a channel of that phone's endpoint, so a call
+    /// that came in from outside and was sent into a trusted context by the
+    /// dialplan, with a forged caller ID, is not trusted. Empty: context only
+    /// (only safe when no untrusted call can ever reach a trusted context).
+    pub own_phone_channel: String,
     /// Wrong PINs allowed in one call before goodbye (SPEC: 3).
     pub max_attempts_per_call: u32,
     /// Prompt language of mailboxes that do not set one.
@@ -103,6 +110,7 @@ impl Default for PortalConfig {
         PortalConfig {
             number: "8500".into(),
             trusted_contexts: vec!["from-phones".into()],
+            own_phone_channel: "PJSIP/{number}".into(),
             max_attempts_per_call: 3,
             default_language: Language::En,
             mwi_context: "default".into(),
@@ -395,15 +403,14 @@ impl Config {
         builder = builder.add_source(
             config::Environment::with_prefix(ENV_PREFIX)
                 .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true),
+                .separator("__"),
         );
         let raw = builder
             .build()
-            .map_err(|e| ConfigError::Load(e.to_string()))?;
+            .map_err(|e| ConfigError::Load(without_excerpt(&e.to_string())))?;
         let config: Config = raw
             .try_deserialize()
-            .map_err(|e| ConfigError::Load(e.to_string()))?;
+            .map_err(|e| ConfigError::Load(without_excerpt(&e.to_string())))?;
         config.validate()?;
         Ok(config)
     }
@@ -414,6 +421,12 @@ impl Config {
             .map_err(|e| invalid("ari.url", format!("`{}` is not a URL: {e}", self.ari.url)))?;
         if !matches!(ari.scheme(), "http" | "https") {
             return Err(invalid("ari.url", "must start with http:// or https://"));
+        }
+        if !ari.username().is_empty() || ari.password().is_some() {
+            return Err(invalid(
+                "ari.url",
+                "must not carry credentials: use ari.username and ari.password",
+            ));
         }
         if ari.path().trim_end_matches('/').ends_with("/ari") {
             return Err(invalid(
@@ -471,6 +484,14 @@ impl Config {
             || !self.portal.number.bytes().all(|b| b.is_ascii_digit())
         {
             return Err(invalid("portal.number", "must be 1 to 20 digits"));
+        }
+        if !self.portal.own_phone_channel.is_empty()
+            && !self.portal.own_phone_channel.contains("{number}")
+        {
+            return Err(invalid(
+                "portal.own_phone_channel",
+                "must contain {number} (e.g. \"PJSIP/{number}\"), or be empty",
+            ));
         }
         if self.portal.max_attempts_per_call == 0 {
             return Err(invalid(
@@ -619,6 +640,24 @@ fn is_loopback_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// A TOML syntax error quotes the offending line, which may be a password: keep
+/// the position and the reason, drop the quoted source.
+fn without_excerpt(message: &str) -> String {
+    message
+        .lines()
+        .filter(|line| {
+            let trimmed = line.trim_start();
+            let quoted = trimmed.starts_with('|')
+                || trimmed.split_once('|').is_some_and(|(n, _)| {
+                    !n.trim().is_empty() && n.trim().bytes().all(|b| b.is_ascii_digit())
+                });
+            !quoted && !trimmed.is_empty()
+        })
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Replaces the password of a URL with `***`, keeping the rest readable.
 pub fn mask_url(raw: &str) -> String {
     match url::Url::parse(raw) {
@@ -661,6 +700,26 @@ mod tests {
                 .to_masked_toml()
                 .contains("redis://:***@127.0.0.1:6379/0")
         );
+    }
+
+    #[test]
+    fn syntax_errors_do_not_quote_secrets() {
+        let dir = std::env::temp_dir().join(format!("vp-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.toml");
+        std::fs::write(&path, "[ari]\npassword = \"hunter2\n").unwrap();
+        let err = Config::load(Some(&path)).unwrap_err().to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn credentials_in_the_ari_url_are_refused() {
+        let mut config = Config::default();
+        config.ari.url = "http://user:secret@127.0.0.1:8088".into();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("ari.url") && !err.contains("secret@"), "{err}");
     }
 
     #[test]

@@ -213,6 +213,11 @@ impl AriClient {
         self.send_json(Method::POST, &path, &query, true).await
     }
 
+    pub async fn playback(&self, playback_id: &str) -> Result<Playback, AriError> {
+        let path = format!("/playbacks/{}", segment(playback_id));
+        self.send_json(Method::GET, &path, &[], false).await
+    }
+
     pub async fn stop_playback(&self, playback_id: &str) -> Result<(), AriError> {
         let path = format!("/playbacks/{}", segment(playback_id));
         self.send_empty(Method::DELETE, &path, &[], false).await

@@ -61,8 +61,12 @@ impl AriError {
         message: String,
         on_channel: bool,
     ) -> AriError {
+        // A 409 on a channel means "not in Stasis" (the call left us), except when
+        // Asterisk refuses a recording name in use: that is a plain conflict.
+        let left_stasis = status == 409 && message.contains("Stasis");
         let kind = match status {
-            404 | 409 if on_channel => AriErrorKind::CallGone,
+            404 if on_channel => AriErrorKind::CallGone,
+            409 if on_channel && left_stasis => AriErrorKind::CallGone,
             404 => AriErrorKind::NotFound,
             409 => AriErrorKind::Conflict,
             400 | 422 => AriErrorKind::BadRequest,
@@ -93,8 +97,22 @@ mod tests {
 
     #[test]
     fn channel_404_and_409_mean_the_call_is_gone() {
-        let e = AriError::from_status("POST", "/channels/1/play".into(), 409, "x".into(), true);
+        let e = AriError::from_status(
+            "POST",
+            "/channels/1/play".into(),
+            409,
+            "Channel not in Stasis application".into(),
+            true,
+        );
         assert!(e.is_call_gone());
+        let e = AriError::from_status(
+            "POST",
+            "/channels/1/record".into(),
+            409,
+            "Recording 'x' already exists and can not be overwritten".into(),
+            true,
+        );
+        assert_eq!(e.kind, AriErrorKind::Conflict);
         let e = AriError::from_status(
             "DELETE",
             "/playbacks/p".into(),

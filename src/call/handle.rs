@@ -55,6 +55,9 @@ pub struct DialplanTarget {
 enum Received {
     Event(Box<Event>),
     Timeout,
+    /// The websocket came back after a gap: the final event of what we wait for
+    /// may have been lost, so ask Asterisk.
+    Resync,
 }
 
 pub struct Call {
@@ -69,6 +72,9 @@ pub struct Call {
     language: Option<String>,
     /// The caller hung up or the call left our application: nothing more to send.
     gone: bool,
+    /// We ended the call ourselves (hang-up or continue accepted by Asterisk), or
+    /// Asterisk told us it left (StasisEnd): nothing is left to clean up.
+    settled: bool,
     /// Keys pressed while a plain `play` ran: the caller typing ahead of the
     /// prompt they know is coming. The next digit entry starts with them.
     typed_ahead: String,
@@ -93,12 +99,18 @@ impl Call {
             next_id: 0,
             language: None,
             gone: false,
+            settled: false,
             typed_ahead: String::new(),
         }
     }
 
     pub fn channel_id(&self) -> &str {
         &self.channel.id
+    }
+
+    /// The channel's name, e.g. `PJSIP/1001-00000033`: which endpoint it is.
+    pub fn channel_name(&self) -> &str {
+        &self.channel.name
     }
 
     /// The caller ID number Asterisk presented.
@@ -143,6 +155,13 @@ impl Call {
         self.gone
     }
 
+    /// Whether the channel may still be in our application: a flow that ended
+    /// any other way than hanging up or continuing leaves it to the supervisor,
+    /// which hangs up (a caller is never left in silence).
+    pub fn needs_cleanup(&self) -> bool {
+        !self.settled
+    }
+
     pub fn timing(&self) -> &CallConfig {
         &self.timing
     }
@@ -175,11 +194,26 @@ impl Call {
         match tokio::time::timeout_at(deadline, self.inbox.recv()).await {
             Err(_) => Ok(Received::Timeout),
             Ok(None) | Ok(Some(CallInput::Lost)) => {
+                // Lost: Asterisk no longer lists the channel. Closed inbox: the
+                // router is gone with the service; nothing more can be heard.
                 self.gone = true;
+                self.settled = true;
                 Err(CallError::Gone)
             }
-            Ok(Some(CallInput::Event(event))) => Ok(Received::Event(event)),
+            Ok(Some(CallInput::Event(event))) => {
+                if matches!(*event, Event::StasisEnd { .. }) {
+                    self.settled = true;
+                }
+                Ok(Received::Event(event))
+            }
+            Ok(Some(CallInput::Resync)) => Ok(Received::Resync),
         }
+    }
+
+    /// After a websocket gap: whether our playback is over (Asterisk forgets a
+    /// playback once it has finished).
+    async fn playback_ended(&self, id: &str) -> bool {
+        matches!(self.client.playback(id).await, Err(e) if e.is_not_found())
     }
 
     /// True for the events after which the caller can no longer hear us.
@@ -214,6 +248,11 @@ impl Call {
                     warn!(playback = %id, "no end of playback reported; stopping it");
                     self.stop_playback(&id).await;
                     return Ok(());
+                }
+                Received::Resync => {
+                    if self.playback_ended(&id).await {
+                        return Ok(());
+                    }
                 }
                 Received::Event(event) => match *event {
                     Event::PlaybackFinished { playback, .. } if playback.id == id => {
@@ -253,7 +292,6 @@ impl Call {
         let inter_digit = spec
             .inter_digit_timeout
             .unwrap_or(self.timing.inter_digit_timeout);
-        let give_up = Instant::now() + self.timing.collect_timeout;
         let mut entry = Entry::new(spec);
         let typed_ahead = std::mem::take(&mut self.typed_ahead);
         for (at, key) in typed_ahead.char_indices() {
@@ -267,6 +305,15 @@ impl Call {
         } else {
             Some(self.start_playback(media).await?)
         };
+        // The whole entry is bounded from the end of the prompt: a long greeting
+        // must not eat the caller's time to answer it.
+        let mut give_up = Instant::now()
+            + self.timing.collect_timeout
+            + if prompt.is_some() {
+                self.timing.prompt_timeout
+            } else {
+                Duration::ZERO
+            };
         let mut deadline = Instant::now()
             + if prompt.is_some() {
                 self.timing.prompt_timeout
@@ -283,10 +330,20 @@ impl Call {
                         if Instant::now() < give_up {
                             debug!(playback = %id, "prompt end not reported; collecting anyway");
                             deadline = Instant::now() + first_digit;
+                            give_up = Instant::now() + self.timing.collect_timeout;
                             continue;
                         }
                     }
                     return Ok(entry.finish(CollectEnd::Timeout));
+                }
+                Received::Resync => {
+                    if let Some(id) = prompt.clone()
+                        && self.playback_ended(&id).await
+                    {
+                        prompt = None;
+                        deadline = Instant::now() + first_digit;
+                        give_up = Instant::now() + self.timing.collect_timeout;
+                    }
                 }
                 Received::Event(event) => match *event {
                     Event::ChannelDtmfReceived { digit, .. } => {
@@ -302,6 +359,7 @@ impl Call {
                         if prompt.as_deref() == Some(playback.id.as_str()) =>
                     {
                         prompt = None;
+                        give_up = Instant::now() + self.timing.collect_timeout;
                         deadline = Instant::now()
                             + if entry.digits.is_empty() {
                                 first_digit
@@ -359,6 +417,11 @@ impl Call {
                     warn!(playback = %id, "no end of message playback reported; stopping it");
                     self.stop_playback(&id).await;
                     return Ok(None);
+                }
+                Received::Resync => {
+                    if self.playback_ended(&id).await {
+                        return Ok(None);
+                    }
                 }
                 Received::Event(event) => match *event {
                     Event::PlaybackFinished { playback, .. } if playback.id == id => {
@@ -434,9 +497,9 @@ impl Call {
         loop {
             let received = match self.receive(deadline).await {
                 Ok(received) => received,
-                Err(CallError::Gone) if hung_up => {
-                    return Ok(self.estimated(spec, started, hung_up));
-                }
+                // The call vanished (hang-up, or lost in a websocket gap): what was
+                // recorded is kept by Asterisk, so report it rather than fail.
+                Err(CallError::Gone) => return Ok(self.estimated(spec, started, true)),
                 Err(e) => return Err(e),
             };
             match received {
@@ -444,6 +507,14 @@ impl Call {
                     warn!(recording = %spec.name, "no end of recording reported");
                     self.gone |= hung_up;
                     return Ok(self.estimated(spec, started, hung_up));
+                }
+                Received::Resync => {
+                    let name = spec.name.clone();
+                    if matches!(self.client.live_recording(&name).await, Err(e) if e.is_not_found())
+                    {
+                        warn!(recording = %name, "recording ended while the websocket was down");
+                        return Ok(self.estimated(spec, started, false));
+                    }
                 }
                 Received::Timeout => {
                     warn!(recording = %spec.name, "recording overran its maximum; stopping it");
@@ -498,16 +569,19 @@ impl Call {
         }
     }
 
-    /// Hangs up (a no-op if the caller already did).
+    /// Hangs up (a no-op if the call already ended).
     pub async fn hangup(&mut self) -> Result<(), CallError> {
-        if self.gone {
+        if self.settled {
             return Ok(());
         }
-        self.gone = true;
         let channel = self.channel.id.clone();
         match self.client.hangup(&channel, "normal").await {
             Err(e) if !e.is_call_gone() => Err(CallError::Ari(e)),
-            _ => Ok(()),
+            _ => {
+                self.gone = true;
+                self.settled = true;
+                Ok(())
+            }
         }
     }
 
@@ -530,11 +604,13 @@ impl Call {
         self.check_alive()?;
         let channel = self.channel.id.clone();
         let target = target.map(|t| (t.context.as_str(), t.extension.as_str(), t.priority));
-        let result = self.client.continue_in_dialplan(&channel, target).await;
-        self.gone = true;
-        match result {
+        match self.client.continue_in_dialplan(&channel, target).await {
             Err(e) if !e.is_call_gone() => Err(CallError::Ari(e)),
-            _ => Ok(()),
+            _ => {
+                self.gone = true;
+                self.settled = true;
+                Ok(())
+            }
         }
     }
 
@@ -546,6 +622,17 @@ impl Call {
             Err(e) if e.is_not_found() => Ok(false),
             Err(e) => Err(CallError::Ari(e)),
         }
+    }
+
+    /// Makes `to` a copy of `from`, replacing what `to` was. Between the delete
+    /// and the copy `to` does not exist, which readers treat as "not recorded".
+    pub async fn replace_recording(&mut self, from: &str, to: &str) -> Result<(), CallError> {
+        self.delete_recording(to).await?;
+        self.client
+            .copy_stored_recording(from, to)
+            .await
+            .map(drop)
+            .map_err(CallError::Ari)
     }
 
     /// Deletes a stored recording; one that does not exist is already deleted.

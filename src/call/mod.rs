@@ -18,6 +18,9 @@ pub(crate) enum CallInput {
     /// After a websocket gap, Asterisk no longer lists the channel in our application:
     /// its final events were lost.
     Lost,
+    /// After a websocket gap the channel is still ours, but events of what it
+    /// waits for may have been lost: check with Asterisk.
+    Resync,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
@@ -52,6 +53,9 @@ pub struct Router<H: CallHandler> {
     sessions: u64,
     /// Shutdown was asked for: no new calls, waiting for the others to end.
     draining: bool,
+    /// Every call task: a call's work goes on after its StasisEnd (saving a
+    /// message after a hang-up), so a stop waits for the tasks, not the channels.
+    tasks: JoinSet<()>,
 }
 
 impl<H: CallHandler> Router<H> {
@@ -71,6 +75,7 @@ impl<H: CallHandler> Router<H> {
             calls: HashMap::new(),
             sessions: 0,
             draining: false,
+            tasks: JoinSet::new(),
         }
     }
 
@@ -89,7 +94,7 @@ impl<H: CallHandler> Router<H> {
         let drain = tokio::time::sleep(Duration::MAX);
         tokio::pin!(drain);
         loop {
-            if self.draining && self.calls.is_empty() {
+            if self.draining && self.tasks.is_empty() {
                 break;
             }
             tokio::select! {
@@ -103,6 +108,7 @@ impl<H: CallHandler> Router<H> {
                     Some(StreamItem::Event(event)) => self.dispatch(*event),
                 },
                 Some(reconciled) = reconciled_rx.recv() => self.reconcile(reconciled),
+                Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {}
                 () = &mut shutdown, if !self.draining => {
                     info!(calls = self.calls.len(), grace = ?self.timing.shutdown_grace,
                         "stopping: no new calls; letting calls in progress finish");
@@ -176,7 +182,7 @@ impl<H: CallHandler> Router<H> {
         let handler = self.handler.clone();
         let client = self.client.clone();
         let apology = self.apology.clone();
-        tokio::spawn(
+        self.tasks.spawn(
             async move {
                 // The flow runs in its own task so that even a bug that panics
                 // leaves nobody in silence: the supervisor apologises and hangs up.
@@ -184,8 +190,10 @@ impl<H: CallHandler> Router<H> {
                     async move {
                         let mut call = call;
                         handler.handle(&mut call).await;
-                        if !call.is_gone() {
-                            warn!("flow ended without hanging up; hanging up");
+                        if call.needs_cleanup() {
+                            if !call.is_gone() {
+                                warn!("flow ended without hanging up; hanging up");
+                            }
                             let _ = call.hangup().await;
                         }
                     }
@@ -205,16 +213,29 @@ impl<H: CallHandler> Router<H> {
         let client = self.client.clone();
         let app = self.app.clone();
         tokio::spawn(async move {
-            let asked_at = Instant::now();
-            match client.application(&app).await {
-                Ok(application) => {
-                    tokio::time::sleep(RECONCILE_SETTLE).await;
-                    let _ = reply.send(Reconciled {
-                        asked_at,
-                        channel_ids: application.channel_ids,
-                    });
+            // Asterisk may still be busy right after it comes back: keep asking,
+            // or orphaned callers would wait in silence.
+            let mut delay = Duration::from_millis(250);
+            loop {
+                let asked_at = Instant::now();
+                match client.application(&app).await {
+                    Ok(application) => {
+                        tokio::time::sleep(RECONCILE_SETTLE).await;
+                        let _ = reply.send(Reconciled {
+                            asked_at,
+                            channel_ids: application.channel_ids,
+                        });
+                        return;
+                    }
+                    Err(e) => {
+                        warn!(error = %e, retry_in = ?delay, "cannot list the application's channels");
+                        if reply.is_closed() {
+                            return;
+                        }
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(10));
+                    }
                 }
-                Err(e) => warn!(error = %e, "cannot list the application's channels"),
             }
         });
     }
@@ -240,6 +261,13 @@ impl<H: CallHandler> Router<H> {
             info!(channel = %id, "call left while the websocket was down");
             if let Some(live) = self.calls.remove(&id) {
                 let _ = live.inbox.send(CallInput::Lost);
+            }
+        }
+        // The others are still ours, but may have missed the end of a prompt or
+        // a recording: each checks with Asterisk.
+        for (id, live) in &self.calls {
+            if live.since < asked_at && channel_ids.contains(id) {
+                let _ = live.inbox.send(CallInput::Resync);
             }
         }
     }
@@ -269,7 +297,7 @@ impl<H: CallHandler> Router<H> {
             },
         );
         let apology = self.apology.clone();
-        tokio::spawn(
+        self.tasks.spawn(
             async move {
                 let _ = call.play(&apology).await;
                 let _ = call.hangup().await;

@@ -17,11 +17,15 @@ use super::ask::{ask, goodbye, say};
 use super::portal;
 use crate::call::{Call, CallError, Collect, DialplanTarget, Media, RecordSpec, Recorded};
 use crate::domain::{Language, MailboxId, Prompt};
+use crate::notify::email::clean;
+use crate::store::StoreError;
 use crate::store::mailboxes::MailboxRecord;
 use crate::store::messages::{Folder, Message, MessageId, SaveOutcome, message_recording};
 
 /// Re-recordings offered after a too-short message, before goodbye.
 const MAX_TOO_SHORT: u32 = 3;
+/// Tries at indexing a message before it is left to repair.
+const SAVE_ATTEMPTS: u32 = 4;
 
 pub async fn run(
     flows: &Flows,
@@ -139,8 +143,10 @@ async fn record_message(
             id,
             mailbox: record.id.clone(),
             folder: Folder::New,
-            caller_number: call.caller_number().to_owned(),
-            caller_name: call.caller_name().to_owned(),
+            // Caller ID is whatever the far end sent: stored cleaned, as it is
+            // shown later in listings and e-mails.
+            caller_number: clean(call.caller_number()),
+            caller_name: clean(call.caller_name()),
             received,
             duration_secs: recorded.duration_secs,
         };
@@ -187,17 +193,29 @@ enum Review {
 }
 
 async fn review(call: &mut Call, recorded: &Recorded) -> Result<Review, CallError> {
+    let length = Duration::from_secs(recorded.duration_secs.into());
+    let mut pending: Option<char> = None;
     loop {
-        let Some(key) = ask(call, &[say(Prompt::Review)], &Collect::one_key()).await? else {
-            return Ok(Review::Send);
+        let key = match pending.take() {
+            Some(key) => key,
+            None => {
+                let Some(entry) = ask(call, &[say(Prompt::Review)], &Collect::one_key()).await?
+                else {
+                    return Ok(Review::Send);
+                };
+                entry.digits.chars().next().unwrap_or('1')
+            }
         };
-        match key.digits.as_str() {
-            "1" => return Ok(Review::Send),
-            "2" => {
-                call.play(&[Media::Recording(recorded.name.clone())])
+        match key {
+            '1' => return Ok(Review::Send),
+            // The whole message, however long; a key pressed meanwhile answers
+            // the review at once.
+            '2' => {
+                pending = call
+                    .play_message(&[Media::Recording(recorded.name.clone())], length)
                     .await?
             }
-            "3" => return Ok(Review::Rerecord),
+            '3' => return Ok(Review::Rerecord),
             _ => call.play(&[say(Prompt::InvalidOption)]).await?,
         }
     }
@@ -211,10 +229,7 @@ async fn send(
     record: &MailboxRecord,
     message: &Message,
 ) -> Result<(), CallError> {
-    let outcome = flows
-        .store
-        .save_message(message, flows.config.deposit.max_messages)
-        .await;
+    let outcome = save_with_retries(flows, message).await;
     match outcome {
         Ok(SaveOutcome::Saved(_)) => {
             info!(message = %message.id.as_str(), secs = message.duration_secs, "message saved");
@@ -252,6 +267,28 @@ async fn send(
             }
             call.play(&[say(Prompt::Error)]).await?;
             goodbye(call).await
+        }
+    }
+}
+
+/// Redis may blink (a failover, a restart): a few quick retries before leaving
+/// the message to repair.
+async fn save_with_retries(flows: &Flows, message: &Message) -> Result<SaveOutcome, StoreError> {
+    let mut delay = Duration::from_millis(200);
+    let mut attempt = 1;
+    loop {
+        match flows
+            .store
+            .save_message(message, flows.config.deposit.max_messages)
+            .await
+        {
+            Err(e) if attempt < SAVE_ATTEMPTS => {
+                warn!(error = %e, attempt, "cannot index a message yet; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+                attempt += 1;
+            }
+            outcome => return outcome,
         }
     }
 }

@@ -245,18 +245,27 @@ async fn play_current(
             },
         )
         .await?;
-    let key = match key.digits.chars().next() {
-        Some(key) => Some(key),
-        None => {
-            let length = Duration::from_secs(message.duration_secs.into());
-            call.play_message(&[Media::Recording(message.recording())], length)
-                .await?
-        }
-    };
+    if let Some(key) = key.digits.chars().next() {
+        // A key during the envelope acts at once; the message was not heard.
+        return Ok(Some(key));
+    }
+    // A missing recording would start and never end: say so instead.
+    if !call.recording_exists(&message.recording()).await? {
+        warn!(message = %message.id.as_str(), "message audio missing");
+        call.play(&[say(Prompt::Deleted)]).await?;
+        return Ok(None);
+    }
+    // Heard from the moment it starts, as app_voicemail counts it: a caller who
+    // hangs up halfway has still heard it.
     if message.folder == Folder::New {
         mark_old(flows, record, &message).await;
+        if let Some(listed) = browser.messages.get_mut(browser.current) {
+            listed.folder = Folder::Old;
+        }
     }
-    Ok(key)
+    let length = Duration::from_secs(message.duration_secs.into());
+    call.play_message(&[Media::Recording(message.recording())], length)
+        .await
 }
 
 async fn mark_old(flows: &Flows, record: &MailboxRecord, message: &Message) {

@@ -27,7 +27,16 @@ pub async fn run(flows: &Flows, call: &mut Call, record: &MailboxRecord) -> Resu
                 let name = record.id.recording("busy");
                 record_with_review(call, Prompt::RecordBusyGreeting, &name).await?;
             }
-            "3" => setup::record_name(flows, call, record).await.map(drop)?,
+            "3" => {
+                let name = record.id.recording("name");
+                if record_with_review(call, Prompt::RecordName, &name).await? {
+                    flows
+                        .store
+                        .set_name_recorded(&record.id, true)
+                        .await
+                        .map_err(|e| CallError::Backend(e.to_string()))?;
+                }
+            }
             "4" => temporary_greeting(call, record).await?,
             "5" => setup::change_pin(flows, call, record).await.map(drop)?,
             "*" => return Ok(()),

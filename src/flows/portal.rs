@@ -30,9 +30,7 @@ enum Target {
 pub async fn run(flows: &Flows, call: &mut Call) -> Result<(), CallError> {
     call.answer().await?;
     match own_mailbox(flows, call).await? {
-        Some(record) if record.pin_origin == PinOrigin::None => {
-            first_use(flows, call, record).await
-        }
+        Some(record) if has_no_pin(flows, &record).await? => first_use(flows, call, record).await,
         Some(record) => login(flows, call, Target::OwnPhone(record.id)).await,
         None => login(flows, call, Target::Ask).await,
     }
@@ -54,7 +52,7 @@ pub async fn run_login(
 pub async fn login_to(flows: &Flows, call: &mut Call, mailbox: MailboxId) -> Result<(), CallError> {
     if let Some(record) = own_mailbox(flows, call).await?
         && record.id == mailbox
-        && record.pin_origin == PinOrigin::None
+        && has_no_pin(flows, &record).await?
     {
         return first_use(flows, call, record).await;
     }
@@ -62,7 +60,8 @@ pub async fn login_to(flows: &Flows, call: &mut Call, mailbox: MailboxId) -> Res
 }
 
 /// The caller's own mailbox, when the entry point is trusted to present the
-/// caller's real extension as caller ID.
+/// caller's real extension as caller ID: a trusted context, and the channel of
+/// that extension's own phone (`portal.own_phone_channel`).
 pub async fn own_mailbox(flows: &Flows, call: &Call) -> Result<Option<MailboxRecord>, CallError> {
     let trusted = flows
         .config
@@ -76,7 +75,24 @@ pub async fn own_mailbox(flows: &Flows, call: &Call) -> Result<Option<MailboxRec
     let Ok(id) = MailboxId::parse(call.caller_number()) else {
         return Ok(None);
     };
+    let endpoint = &flows.config.portal.own_phone_channel;
+    if !endpoint.is_empty() {
+        let prefix = format!("{}-", endpoint.replace("{number}", id.as_str()));
+        if !call.channel_name().starts_with(&prefix) {
+            return Ok(None);
+        }
+    }
     flows.store.mailbox(&id).await.map_err(backend)
+}
+
+/// No PIN at all: the origin says so *and* no hash is stored (a damaged record
+/// must not open set-up without a PIN).
+async fn has_no_pin(flows: &Flows, record: &MailboxRecord) -> Result<bool, CallError> {
+    if record.pin_origin != PinOrigin::None {
+        return Ok(false);
+    }
+    let hash = flows.store.pin_hash(&record.id).await.map_err(backend)?;
+    Ok(hash.is_none())
 }
 
 async fn first_use(flows: &Flows, call: &mut Call, record: MailboxRecord) -> Result<(), CallError> {

@@ -69,14 +69,17 @@ pub async fn record_name(
     record: &MailboxRecord,
 ) -> Result<Setup, CallError> {
     let name = record.id.recording("name");
-    let kept = record_with_review(call, Prompt::RecordName, &name).await?;
-    if kept {
-        flows
-            .store
-            .set_name_recorded(&record.id, true)
-            .await
-            .map_err(|e| CallError::Backend(e.to_string()))?;
+    if !record_with_review(call, Prompt::RecordName, &name).await? {
+        // The name is part of set-up: nothing recorded, no portal yet (the next
+        // login asks again).
+        goodbye(call).await?;
+        return Ok(Setup::Abandoned);
     }
+    flows
+        .store
+        .set_name_recorded(&record.id, true)
+        .await
+        .map_err(|e| CallError::Backend(e.to_string()))?;
     Ok(Setup::Done)
 }
 

@@ -185,7 +185,7 @@ fn clip(value: &str, max: usize) -> String {
 /// Caller ID comes from outside (anyone can send any name): control characters
 /// become spaces so nothing can add a header line or reshape the body, and the
 /// length is capped.
-fn clean(value: &str) -> String {
+pub(crate) fn clean(value: &str) -> String {
     let spaced: String = value
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })

@@ -110,6 +110,7 @@ impl MailboxRecord {
 
     fn from_fields(id: MailboxId, fields: &HashMap<String, String>) -> MailboxRecord {
         let get = |name: &str| fields.get(name).cloned().unwrap_or_default();
+        let pin_origin: Result<PinOrigin, ()> = get("pin_origin").parse();
         MailboxRecord {
             id,
             display_name: get("display_name"),
@@ -120,8 +121,10 @@ impl MailboxRecord {
             timezone: Some(get("timezone"))
                 .filter(|t| !t.is_empty())
                 .unwrap_or_else(|| "UTC".into()),
-            pin_origin: get("pin_origin").parse().unwrap_or(PinOrigin::None),
-            must_change: get("must_change") == "1",
+            // An origin we cannot read fails closed: a PIN that must be changed,
+            // never "no PIN" (which opens set-up without one).
+            pin_origin: pin_origin.unwrap_or(PinOrigin::Temporary),
+            must_change: get("must_change") == "1" || pin_origin.is_err(),
             name_recorded: get("name_recorded") == "1",
         }
     }

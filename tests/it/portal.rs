@@ -156,9 +156,23 @@ async fn unknown_mailbox_sounds_like_a_wrong_pin() {
         heard.push(sounds(&caller));
     }
     assert_eq!(heard[0], heard[1]);
-    // The unknown number left nothing behind in Redis.
-    assert_eq!(strikes(&app, "4242").await, (0, false));
+    // The unknown number collects strikes exactly like the real one, so its lock
+    // gives nothing away either; no mailbox is created.
+    assert_eq!(strikes(&app, "1001").await, (3, false));
+    assert_eq!(strikes(&app, "4242").await, (3, false));
     assert_eq!(app.store.mailbox(&id("4242")).await.unwrap(), None);
+    let mut locked = Vec::new();
+    for number in ["1001", "4242"] {
+        let caller = from_outside(&app).await;
+        hear(&caller, "voiceportal/enter-mailbox").await;
+        caller.press(&format!("{number}#")).await;
+        hear(&caller, "voiceportal/enter-pin").await;
+        caller.press("246802#").await;
+        hear(&caller, "voiceportal/pin-locked").await;
+        ended(&caller).await;
+        locked.push(sounds(&caller));
+    }
+    assert_eq!(locked[0], locked[1]);
 }
 
 /// A temporary PIN set by an admin, used via *98 from another phone: forced
@@ -173,6 +187,10 @@ async fn temporary_pin_leads_to_forced_setup() {
     hear(&caller, "voiceportal/enter-pin").await;
     caller.press("864200#").await;
     hear(&caller, "voiceportal/setup-required").await;
+    hear(&caller, "voiceportal/enter-new-pin").await;
+    // The temporary PIN itself cannot be kept as the new one.
+    caller.press("864200#").await;
+    hear(&caller, "voiceportal/pin-recent").await;
     hear(&caller, "voiceportal/enter-new-pin").await;
     caller.press("111111#").await;
     hear(&caller, "voiceportal/pin-repeated-digit").await;
@@ -573,4 +591,19 @@ async fn admin_reset_then_forced_setup_from_the_default_pin() {
         (record.pin_origin, record.must_change),
         (PinOrigin::User, false)
     );
+}
+
+/// A call running in a trusted context but not on the phone's own channel (sent
+/// there by the dialplan, caller ID forged) is not "your own phone": it cannot
+/// set up a mailbox that has no PIN.
+#[tokio::test]
+async fn own_phone_needs_the_phones_own_channel() {
+    let app = spawn_app().await;
+    mailbox(&app, "1001", None, false).await;
+    let mut dial = Dial::portal("1001");
+    dial.kind = ari_sim::ChannelKind::Local;
+    let caller = app.sim.dial(dial).await;
+    hear(&caller, "voiceportal/enter-mailbox").await;
+    caller.hangup().await;
+    assert!(!sounds(&caller).contains(&"setup-welcome".to_string()));
 }

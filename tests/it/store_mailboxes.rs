@@ -153,3 +153,24 @@ async fn audit_entries_come_back_in_order() {
     assert_eq!(actions, [("alice", "create"), ("bob", "reset-pin")]);
     assert_eq!(log[1].detail, "pin=default");
 }
+
+/// A record whose PIN origin cannot be read fails closed: a PIN to change, never
+/// "no PIN" (which would open set-up without one).
+#[tokio::test]
+async fn an_unreadable_pin_origin_means_must_change() {
+    let (store, redis) = store().await;
+    store
+        .create_mailbox(&MailboxRecord::new(id("1001")), None)
+        .await
+        .unwrap();
+    let mut conn = redis.connection();
+    redis::cmd("HSET")
+        .arg("vp:{1001}:box")
+        .arg("pin_origin")
+        .arg("garbage")
+        .query::<()>(&mut conn)
+        .unwrap();
+    let record = store.mailbox(&id("1001")).await.unwrap().unwrap();
+    assert_eq!(record.pin_origin, PinOrigin::Temporary);
+    assert!(record.must_change);
+}

@@ -137,3 +137,36 @@ async fn shutdown_grace_ends_with_an_apology() {
         Some(CallEnd::HungUpByApp { .. })
     ));
 }
+
+/// A caller who hangs up during the recording while the service is stopping
+/// still has the message saved before the service exits: the stop waits for the
+/// call's work, not just for its channel.
+#[tokio::test]
+async fn shutdown_waits_for_a_message_to_be_saved() {
+    use voiceportal::store::mailboxes::PinOrigin;
+    use voiceportal::store::messages::Folder;
+
+    let mut app = crate::support::app::spawn_app().await;
+    crate::support::fixtures::provision(&app, "1001", Some(("135790", PinOrigin::User)), false)
+        .await;
+    let mut dial = Dial::new(&["deposit", "1001", "NOANSWER"], "0612345678");
+    dial.context = "from-outside".into();
+    let caller = app.sim.dial(dial).await;
+    loop {
+        match caller.next_heard(WAIT).await {
+            Some(ari_sim::Heard::Beep) => break,
+            Some(_) => continue,
+            None => panic!("no beep: {:?}", caller.heard()),
+        }
+    }
+    caller.speak(2.0).await;
+    app.request_shutdown();
+    caller.hangup().await;
+    assert!(app.wait_stopped(WAIT).await, "the service did not stop");
+    let saved = app
+        .store
+        .messages(&crate::support::fixtures::id("1001"), Folder::New)
+        .await
+        .unwrap();
+    assert_eq!(saved.len(), 1, "the message was lost in the stop");
+}

@@ -88,6 +88,8 @@ pub fn test_config(sim: &Simulator, redis: &TestRedis) -> Config {
     config.call.record_grace = Duration::from_secs(2);
     config.call.hangup_grace = Duration::from_millis(500);
     config.security.pepper = Secret::new("test-pepper");
+    // The simulator names a phone's channel like the lab: PJSIP/phone1001-...
+    config.portal.own_phone_channel = "PJSIP/phone{number}".into();
     config.security.hash = HashCost::fast_for_tests();
     config
 }
