@@ -170,3 +170,36 @@ async fn shutdown_waits_for_a_message_to_be_saved() {
         .unwrap();
     assert_eq!(saved.len(), 1, "the message was lost in the stop");
 }
+
+/// The end of a prompt lost in a websocket gap: after reconnecting, the call asks
+/// Asterisk whether its playback is over instead of waiting for an event that
+/// will never come, and goes on.
+#[tokio::test]
+async fn a_prompt_end_lost_in_a_gap_is_recovered() {
+    let mut sim = ari_sim::SimConfig::default();
+    sim.sound_lengths
+        .insert("voiceportal/enter-mailbox".into(), 0.2);
+    let app = crate::support::app::spawn_app_with(sim, |c| {
+        c.ari.reconnect_min = std::time::Duration::from_millis(300);
+        c.ari.reconnect_max = std::time::Duration::from_millis(300);
+        c.call.prompt_timeout = std::time::Duration::from_secs(30);
+    })
+    .await;
+    let mut dial = Dial::portal("1001");
+    dial.context = "from-outside".into();
+    let caller = app.sim.dial(dial).await;
+    caller.expect_sound("voiceportal/enter-mailbox", WAIT).await;
+    app.sim.drop_websocket(WsDrop::Abort).await;
+    assert!(app.sim.wait_app_connected(WAIT).await, "no reconnection");
+    // Without the check the call would sit for `prompt_timeout` (30 s); with it,
+    // the first-digit timer runs out and the prompt is repeated well before.
+    caller.expect_sound("voiceportal/enter-mailbox", WAIT).await;
+    assert!(
+        app.sim
+            .request_log()
+            .iter()
+            .any(|r| r.method == "GET" && r.path.contains("/playbacks/")),
+        "the call never checked its playback after the gap"
+    );
+    caller.hangup().await;
+}
