@@ -50,10 +50,20 @@ pub enum CollectEnd {
 }
 
 /// What the caller typed: one attempt, never a sliding window over earlier input.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// It may be a PIN, so `Debug` shows only its length.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Digits {
     pub digits: String,
     pub end: CollectEnd,
+}
+
+impl std::fmt::Debug for Digits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Digits")
+            .field("len", &self.digits.len())
+            .field("end", &self.end)
+            .finish()
+    }
 }
 
 impl Digits {
@@ -64,7 +74,6 @@ impl Digits {
 }
 
 /// Accumulates one entry, digit by digit.
-#[derive(Debug)]
 pub(crate) struct Entry<'a> {
     spec: &'a Collect,
     pub(crate) digits: String,
@@ -137,6 +146,18 @@ mod tests {
         let mut entry = Entry::new(&spec);
         assert_eq!(entry.push("#"), Some(CollectEnd::MaxDigits));
         assert_eq!(entry.finish(CollectEnd::MaxDigits).digits, "#");
+    }
+
+    #[test]
+    fn debug_never_shows_the_digits() {
+        let spec = Collect::digits(8);
+        let mut entry = Entry::new(&spec);
+        for key in ["5", "8", "3", "9"] {
+            entry.push(key);
+        }
+        let shown = format!("{:?}", entry.finish(CollectEnd::Terminator));
+        assert!(!shown.contains("5839"), "{shown}");
+        assert!(shown.contains("len: 4"), "{shown}");
     }
 
     #[test]
