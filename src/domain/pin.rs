@@ -108,6 +108,21 @@ pub enum PinRejection {
     RecentlyUsed,
 }
 
+impl PinRejection {
+    /// One of each kind, for tests that must cover every reason.
+    #[cfg(test)]
+    pub(crate) const EVERY_KIND: [PinRejection; 8] = [
+        PinRejection::NotDigits,
+        PinRejection::TooShort { min: 6 },
+        PinRejection::TooLong { max: 12 },
+        PinRejection::RepeatedDigit,
+        PinRejection::Sequence,
+        PinRejection::MailboxNumber,
+        PinRejection::DefaultPin,
+        PinRejection::RecentlyUsed,
+    ];
+}
+
 /// The rules a new PIN must satisfy (SPEC "PIN policy"); every field is configurable.
 ///
 /// These rules apply to PINs an owner chooses. An administrator's temporary PIN is
@@ -535,16 +550,7 @@ mod tests {
         assert!(!shown.contains(secret), "{shown}");
         assert_eq!(format!("{p:?}"), "Pin(***)");
 
-        let rejections = [
-            PinRejection::NotDigits,
-            PinRejection::TooShort { min: 6 },
-            PinRejection::TooLong { max: 12 },
-            PinRejection::RepeatedDigit,
-            PinRejection::Sequence,
-            PinRejection::MailboxNumber,
-            PinRejection::DefaultPin,
-            PinRejection::RecentlyUsed,
-        ];
+        let rejections = PinRejection::EVERY_KIND;
         // Every rejection a real PIN can produce, for a few PINs.
         let m = mailbox("582047");
         for raw in ["582047", "999999", "345678", "58204", "5820475820475"] {

@@ -668,16 +668,7 @@ mod tests {
 
     #[test]
     fn every_pin_rejection_has_a_spoken_reason() {
-        let rejections = [
-            PinRejection::NotDigits,
-            PinRejection::TooShort { min: 6 },
-            PinRejection::TooLong { max: 12 },
-            PinRejection::RepeatedDigit,
-            PinRejection::Sequence,
-            PinRejection::MailboxNumber,
-            PinRejection::DefaultPin,
-            PinRejection::RecentlyUsed,
-        ];
+        let rejections = PinRejection::EVERY_KIND;
         let prompts: HashSet<Prompt> = rejections.iter().map(Prompt::for_rejection).collect();
         assert_eq!(prompts.len(), rejections.len(), "one reason per rule");
         assert!(prompts.iter().all(|p| !p.is_core()));

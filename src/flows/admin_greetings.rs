@@ -7,7 +7,7 @@
 use tracing::{info, warn};
 
 use super::Flows;
-use super::ask::{ask, goodbye, pin_entry, say};
+use super::ask::{ask, backend, goodbye, pin_entry, say};
 use super::review::record_with_review;
 use crate::access::Verdict;
 use crate::call::{Call, CallError, Collect, Media};
@@ -100,8 +100,4 @@ async fn greetings_menu(call: &mut Call) -> Result<(), CallError> {
             }
         }
     }
-}
-
-fn backend(error: impl std::fmt::Display) -> CallError {
-    CallError::Backend(error.to_string())
 }

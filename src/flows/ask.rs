@@ -36,3 +36,9 @@ pub async fn goodbye(call: &mut Call) -> Result<(), CallError> {
 pub fn pin_entry(flows: &Flows) -> Collect {
     Collect::digits(flows.access.policy().max_length)
 }
+
+/// A service a flow depends on failed (Redis, PIN hashing): the call ends with an
+/// apology (see `Flows::handle`).
+pub fn backend(error: impl std::fmt::Display) -> CallError {
+    CallError::Backend(error.to_string())
+}

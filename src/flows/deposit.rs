@@ -13,7 +13,7 @@ use chrono::Utc;
 use tracing::{error, info, warn};
 
 use super::Flows;
-use super::ask::{ask, goodbye, say};
+use super::ask::{ask, backend, goodbye, say};
 use super::portal;
 use crate::call::{Call, CallError, Collect, DialplanTarget, Media, RecordSpec, Recorded};
 use crate::domain::{Language, MailboxId, Prompt};
@@ -299,8 +299,4 @@ async fn discard(call: &mut Call, name: &str) {
     if let Err(e) = call.delete_recording(name).await {
         warn!(recording = %name, error = %e, "cannot delete a discarded recording");
     }
-}
-
-fn backend(error: impl std::fmt::Display) -> CallError {
-    CallError::Backend(error.to_string())
 }

@@ -13,7 +13,7 @@ use chrono_tz::Tz;
 use tracing::{info, warn};
 
 use super::Flows;
-use super::ask::{ask, goodbye, say};
+use super::ask::{ask, backend, goodbye, say};
 use super::options;
 use crate::call::{Call, CallError, Collect, Media};
 use crate::domain::prompts::{month_sound, weekday_sound};
@@ -435,8 +435,4 @@ async fn apply_deletions(
         info!(message = %id.as_str(), "message deleted");
         flows.mwi.refresh(&flows.store, &record.id).await;
     }
-}
-
-fn backend(error: impl std::fmt::Display) -> CallError {
-    CallError::Backend(error.to_string())
 }

@@ -5,7 +5,7 @@
 use tracing::info;
 
 use super::Flows;
-use super::ask::{ask, say};
+use super::ask::{ask, backend, say};
 use super::review::record_with_review;
 use super::setup;
 use crate::call::{Call, CallError, Collect};
@@ -34,7 +34,7 @@ pub async fn run(flows: &Flows, call: &mut Call, record: &MailboxRecord) -> Resu
                         .store
                         .set_name_recorded(&record.id, true)
                         .await
-                        .map_err(|e| CallError::Backend(e.to_string()))?;
+                        .map_err(backend)?;
                 }
             }
             "4" => temporary_greeting(call, record).await?,

@@ -8,7 +8,7 @@
 use tracing::{info, warn};
 
 use super::Flows;
-use super::ask::{ask, goodbye, pin_entry, say};
+use super::ask::{ask, backend, goodbye, pin_entry, say};
 use super::setup::{self, Setup};
 use crate::access::Login;
 use crate::call::{Call, CallError, Collect};
@@ -184,8 +184,4 @@ fn enter_mailbox(call: &mut Call, record: &MailboxRecord) {
     tracing::Span::current().record("mailbox", record.id.as_str());
     let language = Language::parse(&record.language).unwrap_or_default();
     call.set_language(language.code());
-}
-
-fn backend(error: impl std::fmt::Display) -> CallError {
-    CallError::Backend(error.to_string())
 }

@@ -5,7 +5,7 @@
 use tracing::info;
 
 use super::Flows;
-use super::ask::{ask, goodbye, pin_entry, say};
+use super::ask::{ask, backend, goodbye, pin_entry, say};
 use super::review::record_with_review;
 use crate::call::{Call, CallError, Collect, Media};
 use crate::domain::{Pin, PinRejection, Prompt};
@@ -79,7 +79,7 @@ pub async fn record_name(
         .store
         .set_name_recorded(&record.id, true)
         .await
-        .map_err(|e| CallError::Backend(e.to_string()))?;
+        .map_err(backend)?;
     Ok(Setup::Done)
 }
 
@@ -172,8 +172,4 @@ fn refusal(rejection: &PinRejection) -> Vec<Media> {
         _ => {}
     }
     media
-}
-
-fn backend(error: crate::access::AccessError) -> CallError {
-    CallError::Backend(error.to_string())
 }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use redis::Commands;
 use voiceportal::admin::{Admin, AdminError, MailboxFields};
@@ -23,16 +23,8 @@ const ACTOR: &str = "test-admin";
 
 /// One run of the binary: `stdin` is piped (and closed) when given, else /dev/null.
 fn vp(redis: &TestRedis, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_voiceportal"));
-    command
-        .arg("admin")
-        .args(args)
-        .env_remove("VOICEPORTAL_CONFIG");
-    for (key, _) in std::env::vars() {
-        if key.starts_with("VOICEPORTAL__") {
-            command.env_remove(key);
-        }
-    }
+    let mut command = crate::support::voiceportal_command();
+    command.arg("admin").args(args);
     command
         .env("VOICEPORTAL__REDIS__URL", &redis.url)
         .env("VOICEPORTAL__SECURITY__PEPPER", PEPPER)

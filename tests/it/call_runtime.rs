@@ -9,6 +9,7 @@ use voiceportal::call::{Call, CallError, Collect, DialplanTarget, Digits, Media,
 
 use crate::support::app::WAIT;
 use crate::support::probe::{spawn_probe, spawn_probe_with};
+use crate::support::wait_beep;
 
 /// An entry as the tests compare it: the digits, then how it ended.
 fn shown(entry: &Result<Digits, CallError>) -> String {
@@ -215,7 +216,7 @@ fn record_message(call: &mut Call) -> BoxFuture<'_, String> {
 async fn hang_up_during_a_recording_keeps_it_and_reports_its_duration() {
     let mut probe = spawn_probe(record_message).await;
     let caller = probe.sim.dial(Dial::portal("1001")).await;
-    wait_for_beep(&caller).await;
+    wait_beep(&caller).await;
     caller.speak(2.5).await;
     caller.hangup().await;
     let result = probe.result().await;
@@ -232,7 +233,7 @@ async fn hang_up_during_a_recording_keeps_it_and_reports_its_duration() {
 async fn pound_ends_a_recording() {
     let mut probe = spawn_probe(record_message).await;
     let caller = probe.sim.dial(Dial::portal("1001")).await;
-    wait_for_beep(&caller).await;
+    wait_beep(&caller).await;
     caller.speak(3.2).await;
     caller.press("#").await;
     let result = probe.result().await;
@@ -247,7 +248,7 @@ async fn pound_ends_a_recording() {
 async fn silence_ends_a_recording() {
     let mut probe = spawn_probe(record_message).await;
     let caller = probe.sim.dial(Dial::portal("1001")).await;
-    wait_for_beep(&caller).await;
+    wait_beep(&caller).await;
     caller.speak(2.0).await;
     // Silent RTP follows; maxSilenceSeconds (5) ends the recording by itself.
     let result = probe.result().await;
@@ -266,17 +267,6 @@ fn assert_duration(result: &str, expected: std::ops::RangeInclusive<u32>) {
         .and_then(|d| d.parse().ok())
         .unwrap_or_else(|| panic!("no duration in {result}"));
     assert!(expected.contains(&duration), "{result}");
-}
-
-async fn wait_for_beep(caller: &ari_sim::Caller) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while tokio::time::Instant::now() < deadline {
-        if caller.heard().iter().any(|h| matches!(h, Heard::Beep)) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("no beep; heard {:?}", caller.heard());
 }
 
 #[tokio::test]

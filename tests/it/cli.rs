@@ -1,16 +1,13 @@
 //! The binary's `check-config`: the effective config with secrets masked, and a
 //! precise message with a non-zero exit for anything invalid.
 
-use std::process::{Command, Output};
+use std::process::Output;
+
+use crate::support::voiceportal_command;
 
 fn check_config(file_text: Option<&str>, env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_voiceportal"));
-    command.arg("check-config").env_remove("VOICEPORTAL_CONFIG");
-    for (key, _) in std::env::vars() {
-        if key.starts_with("VOICEPORTAL__") {
-            command.env_remove(key);
-        }
-    }
+    let mut command = voiceportal_command();
+    command.arg("check-config");
     let dir = std::env::temp_dir().join(format!("vp-cli-{}-{}", std::process::id(), rand_suffix()));
     if let Some(text) = file_text {
         std::fs::create_dir_all(&dir).unwrap();
@@ -86,8 +83,7 @@ fn invalid_values_fail_with_the_key_named() {
 
 #[test]
 fn a_missing_config_file_is_named() {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_voiceportal"));
-    let out = command
+    let out = voiceportal_command()
         .args(["--config", "/nonexistent/voiceportal.toml", "check-config"])
         .output()
         .unwrap();

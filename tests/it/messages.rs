@@ -367,16 +367,9 @@ pub(crate) async fn vp(
     args: &[&str],
 ) -> Output {
     let sim_config = sim.config();
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_voiceportal"));
-    command
-        .arg("admin")
-        .args(args)
-        .env_remove("VOICEPORTAL_CONFIG");
-    for (key, _) in std::env::vars() {
-        if key.starts_with("VOICEPORTAL__") {
-            command.env_remove(key);
-        }
-    }
+    let mut command = crate::support::voiceportal_command();
+    command.arg("admin").args(args);
+    let mut command = tokio::process::Command::from(command);
     command
         .current_dir(dir)
         .env("VOICEPORTAL__REDIS__URL", redis_url)
@@ -650,10 +643,9 @@ async fn admin_cli_names_an_unreachable_asterisk() {
     let out = vp(&redis.url, &dead, &sim, &dir, &["messages", "list", "1001"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     // Wrong credentials are named as such.
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_voiceportal"));
+    let mut command = tokio::process::Command::from(crate::support::voiceportal_command());
     let out = command
         .args(["admin", "repair"])
-        .env_remove("VOICEPORTAL_CONFIG")
         .env("VOICEPORTAL__REDIS__URL", &redis.url)
         .env("VOICEPORTAL__ARI__URL", sim.base_url())
         .env("VOICEPORTAL__ARI__USERNAME", "intruder")

@@ -8,6 +8,7 @@ use voiceportal::store::mailboxes::PinOrigin;
 
 use crate::support::app::{TestApp, WAIT, spawn_app};
 use crate::support::fixtures::{id, provision as mailbox};
+use crate::support::wait_beep;
 
 const PIN: &str = "135790";
 
@@ -47,6 +48,15 @@ async fn ended(caller: &Caller) {
         "heard {:?}",
         sounds(caller)
     );
+}
+
+/// The new-PIN prompt, the PIN twice, and its acceptance.
+async fn choose_pin(caller: &Caller, pin: &str) {
+    hear(caller, "voiceportal/enter-new-pin").await;
+    caller.press(&format!("{pin}#")).await;
+    hear(caller, "voiceportal/reenter-new-pin").await;
+    caller.press(&format!("{pin}#")).await;
+    hear(caller, "voiceportal/pin-changed").await;
 }
 
 async fn strikes(app: &TestApp, number: &str) -> (u32, bool) {
@@ -201,11 +211,7 @@ async fn temporary_pin_leads_to_forced_setup() {
     caller.press("5").await;
     caller.press("#").await;
     hear(&caller, "voiceportal/pin-too-short").await;
-    hear(&caller, "voiceportal/enter-new-pin").await;
-    caller.press("917355#").await;
-    hear(&caller, "voiceportal/reenter-new-pin").await;
-    caller.press("917355#").await;
-    hear(&caller, "voiceportal/pin-changed").await;
+    choose_pin(&caller, "917355").await;
     hear(&caller, "vm-rec-name").await;
     wait_beep(&caller).await;
     caller.speak(2.0).await;
@@ -264,10 +270,7 @@ async fn no_pin_from_own_phone_goes_straight_to_setup() {
     mailbox(&app, "1001", None, false).await;
     let caller = from_own_phone(&app, "1001").await;
     hear(&caller, "voiceportal/setup-welcome").await;
-    hear(&caller, "voiceportal/enter-new-pin").await;
-    caller.press("917355#").await;
-    hear(&caller, "voiceportal/reenter-new-pin").await;
-    caller.press("917355#").await;
+    choose_pin(&caller, "917355").await;
     hear(&caller, "vm-rec-name").await;
     wait_beep(&caller).await;
     caller.speak(1.5).await;
@@ -289,17 +292,6 @@ async fn no_pin_from_own_phone_goes_straight_to_setup() {
     hear(&caller, "voiceportal/enter-pin").await;
     caller.press("#").await;
     hear(&caller, "voiceportal/pin-incorrect").await;
-}
-
-async fn wait_beep(caller: &Caller) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while tokio::time::Instant::now() < deadline {
-        if caller.heard().iter().any(|h| matches!(h, Heard::Beep)) {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    panic!("no beep; heard {:?}", caller.heard());
 }
 
 /// Twenty callers guess at one mailbox at the same time: the lock holds, and no
@@ -521,11 +513,7 @@ async fn pins_never_reach_the_logs() {
     caller.press("1001#").await;
     hear(&caller, "voiceportal/enter-pin").await;
     caller.press("583920#").await;
-    hear(&caller, "voiceportal/enter-new-pin").await;
-    caller.press("749261#").await;
-    hear(&caller, "voiceportal/reenter-new-pin").await;
-    caller.press("749261#").await;
-    hear(&caller, "voiceportal/pin-changed").await;
+    choose_pin(&caller, "749261").await;
     caller.hangup().await;
     ended_or_gone(&caller).await;
 
@@ -579,11 +567,7 @@ async fn admin_reset_then_forced_setup_from_the_default_pin() {
     hear(&caller, "voiceportal/enter-new-pin").await;
     caller.press("407719#").await;
     hear(&caller, "voiceportal/pin-default").await;
-    hear(&caller, "voiceportal/enter-new-pin").await;
-    caller.press("917355#").await;
-    hear(&caller, "voiceportal/reenter-new-pin").await;
-    caller.press("917355#").await;
-    hear(&caller, "voiceportal/pin-changed").await;
+    choose_pin(&caller, "917355").await;
     hear(&caller, "vm-rec-name").await;
     caller.hangup().await;
     let record = app.store.mailbox(&id("1001")).await.unwrap().unwrap();

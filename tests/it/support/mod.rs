@@ -31,3 +31,32 @@ pub async fn bare_app(sim: &Simulator) -> tokio::task::JoinHandle<()> {
     assert!(sim.wait_app_connected(app::WAIT).await);
     reader
 }
+
+/// The `voiceportal` binary with none of the developer's own `VOICEPORTAL*`
+/// settings leaking in: each test gives exactly the environment it means.
+pub fn voiceportal_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_voiceportal"));
+    command.env_remove("VOICEPORTAL_CONFIG");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("VOICEPORTAL__") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+/// Waits until the caller has heard a recording's beep (anywhere so far).
+pub async fn wait_beep(caller: &ari_sim::Caller) {
+    let deadline = tokio::time::Instant::now() + app::WAIT;
+    while tokio::time::Instant::now() < deadline {
+        if caller
+            .heard()
+            .iter()
+            .any(|h| matches!(h, ari_sim::Heard::Beep))
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no beep; heard {:?}", caller.heard());
+}
