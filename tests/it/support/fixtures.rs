@@ -2,7 +2,9 @@
 //! and messages whose audio is in the simulator.
 
 use chrono::{DateTime, Utc};
+use voiceportal::config::Config;
 use voiceportal::domain::{MailboxId, Pin, PinHasher};
+use voiceportal::store::Store;
 use voiceportal::store::mailboxes::{MailboxRecord, PinOrigin};
 use voiceportal::store::messages::{Folder, Message, MessageId};
 
@@ -17,15 +19,22 @@ pub fn id(number: &str) -> MailboxId {
 pub async fn provision(app: &TestApp, number: &str, pin: Option<(&str, PinOrigin)>, named: bool) {
     let mut record = MailboxRecord::new(id(number));
     record.name_recorded = named;
-    app.store.create_mailbox(&record, None).await.unwrap();
+    provision_record(&app.store, &app.config, &record, pin).await;
+}
+
+/// Creates the mailbox `record` describes, in any store, with `pin` as coming
+/// from `origin` (or no PIN).
+pub async fn provision_record(
+    store: &Store,
+    config: &Config,
+    record: &MailboxRecord,
+    pin: Option<(&str, PinOrigin)>,
+) {
+    store.create_mailbox(record, None).await.unwrap();
     if let Some((pin, origin)) = pin {
-        let hasher =
-            PinHasher::new(&app.config.security.pepper, &app.config.security.hash).unwrap();
+        let hasher = PinHasher::new(&config.security.pepper, &config.security.hash).unwrap();
         let hash = hasher.hash(&Pin::parse(pin).unwrap()).unwrap();
-        app.store
-            .set_pin(&id(number), &hash, origin, 5)
-            .await
-            .unwrap();
+        store.set_pin(&record.id, &hash, origin, 5).await.unwrap();
     }
 }
 
