@@ -70,9 +70,10 @@ async fn after_an_asterisk_restart_the_service_reconnects_and_the_next_call_work
         .mailbox("1001", "en", Some((PIN, PinOrigin::User)), true)
         .await;
 
+    let connections = stack.service_connections();
     stack.pbx.stop().await;
     stack.pbx.start().await;
-    stack.wait_service_connected().await;
+    stack.wait_service_connected(connections).await;
     // The test's own observer lost its socket with the old Asterisk, and the phones
     // register again.
     stack.observer = Observer::connect(&stack.pbx.ari()).await;

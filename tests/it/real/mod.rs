@@ -211,6 +211,7 @@ impl Stack {
             self.service.lock().expect("service").is_none(),
             "voiceportal is already running"
         );
+        let connections = self.service_connections();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -225,14 +226,23 @@ impl Stack {
             .spawn()
             .expect("start voiceportal");
         *self.service.lock().expect("service") = Some(child);
-        self.wait_service_connected().await;
+        self.wait_service_connected(connections).await;
     }
 
-    /// Waits until voiceportal's events websocket is connected to the PBX.
-    pub async fn wait_service_connected(&self) {
-        let ari = self.pbx.ari();
+    /// How many times voiceportal has connected its events websocket so far (its
+    /// log says so each time). Asterisk's `GET /applications/voiceportal` is no
+    /// proof: an app whose socket died stays listed while it still has channels.
+    pub fn service_connections(&self) -> usize {
+        self.service_log()
+            .matches("ARI events websocket connected")
+            .count()
+    }
+
+    /// Waits until voiceportal has connected its events websocket more than
+    /// `before` times.
+    pub async fn wait_service_connected(&self, before: usize) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while ari.get("/applications/voiceportal").await.is_err() {
+        while self.service_connections() <= before {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "voiceportal did not connect to Asterisk; its log:\n{}",
