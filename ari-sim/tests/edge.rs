@@ -574,6 +574,32 @@ async fn websocket_drop_and_reconnect() {
     }
 }
 
+/// As a real Asterisk does (checked by voiceportal's real-call test
+/// `real::fidelity`): an app whose socket is gone stays listed only while a
+/// channel is still in it.
+#[tokio::test]
+async fn an_app_without_socket_or_channel_is_forgotten() {
+    let (sim, log, sock, http) = setup().await;
+    let caller = sim.dial(Dial::portal("1001")).await;
+    log.wait_type("StasisStart", 0, T).await.unwrap();
+    sim.drop_websocket(Drop::CloseFrame).await;
+    assert!(sock.wait_closed(T).await);
+    let app = "/ari/applications/voiceportal";
+    assert_eq!(
+        http.call("GET", app).await.status,
+        200,
+        "kept while its channel is there"
+    );
+    caller.hangup().await;
+    let deadline = tokio::time::Instant::now() + T;
+    while http.call("GET", app).await.status != 404 {
+        assert!(tokio::time::Instant::now() < deadline, "still listed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let apps = http.call("GET", "/ari/applications").await.json();
+    assert_eq!(apps, json!([]));
+}
+
 #[tokio::test]
 async fn second_socket_replaces_the_first() {
     let (sim, log, _sock, _http) = setup().await;

@@ -14,6 +14,7 @@ mod ari;
 mod asterisk;
 mod calls;
 mod faults;
+mod fidelity;
 mod pbx;
 mod phones;
 
