@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::domain::{HashCost, Language, PinPolicy};
+use crate::domain::{HashCost, Language, PinPolicy, ReceptionistConfig};
 use crate::store::lockout::LockoutPolicy;
 
 /// Environment variable naming the config file when `--config` is not given.
@@ -71,6 +71,7 @@ pub struct Config {
     pub call: CallConfig,
     pub portal: PortalConfig,
     pub deposit: DepositConfig,
+    pub receptionist: ReceptionistConfig,
     pub email: EmailConfig,
     pub security: SecurityConfig,
     pub pin_policy: PinPolicy,
@@ -527,6 +528,9 @@ impl Config {
                 "needs a context, an extension and a priority of at least 1",
             ));
         }
+        self.receptionist
+            .validate()
+            .map_err(|reason| invalid("receptionist", reason))?;
         validate_email(&self.email)?;
         self.pin_policy
             .validate()

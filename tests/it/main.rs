@@ -13,6 +13,7 @@ mod menu;
 mod messages;
 mod portal;
 mod prompts;
+mod receptionist;
 mod repair;
 mod store_mailboxes;
 mod websocket;
