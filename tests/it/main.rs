@@ -7,6 +7,7 @@ mod cli;
 mod deposit;
 mod email;
 mod entry_points;
+mod import;
 mod load;
 mod lockout;
 mod menu;
