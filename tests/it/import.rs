@@ -12,6 +12,7 @@ use redis::Commands;
 use voiceportal::admin::Admin;
 use voiceportal::admin::import::{ImportError, ImportOptions, ImportReport, Outcome, PinImport};
 use voiceportal::admin::messages::Asterisk;
+use voiceportal::domain::{Pin, PinHasher};
 use voiceportal::store::mailboxes::PinOrigin;
 use voiceportal::store::messages::{Folder, Message};
 
@@ -26,6 +27,8 @@ use crate::support::{voiceportal_command, wait_beep};
 const PIN_1001: &str = "7391582";
 const PIN_1002: &str = "2580466";
 const PIN_1004: &str = "8642097";
+/// In the spool's secret.conf (`passwordlocation=spooldir`), not voicemail.conf.
+const PIN_1006: &str = "6402719";
 
 /// The office app_voicemail leaves behind (see the module doc for the odd cases).
 fn office(tree: &Tree) {
@@ -42,6 +45,7 @@ fn office(tree: &Tree) {
              1002 => -{PIN_1002},Jean-François Müller,,,language=fr\n\
              #include \"voicemail-sales.conf\"\n\
              1009 => ,Broken Mail,not-an-email\n\
+             1006 => 1111,Secret Keeper,,,passwordlocation=spooldir\n\
              \n[other]\n1001 => 5555,Another company\n"
         )
         .as_bytes(),
@@ -147,6 +151,10 @@ fn office(tree: &Tree) {
         3.0,
         &["wav"],
     );
+    tree.write(
+        "spool/default/1006/secret.conf",
+        format!("[general]\npassword={PIN_1006}\n").as_bytes(),
+    );
     // A mailbox directory with no mailbox in voicemail.conf.
     message(
         &tree.mailbox("default", "1005").join("INBOX"),
@@ -250,15 +258,16 @@ async fn imports_mailboxes_pins_greetings_and_messages_reporting_every_odd_file(
     let shown = report.to_string();
 
     // Mailboxes: 1001 and 1002 from voicemail.conf, 1003 and 1004 from the
-    // included file (Windows line endings), 1009 without its bad e-mail.
-    for number in ["1001", "1002", "1003", "1004", "1009"] {
+    // included file (Windows line endings), 1006 with its PIN in the spool, 1009
+    // without its bad e-mail.
+    for number in ["1001", "1002", "1003", "1004", "1006", "1009"] {
         assert_eq!(
             outcome(&report, number).outcome,
             Outcome::Imported,
             "{shown}"
         );
     }
-    assert_eq!(report.mailboxes.len(), 5, "{shown}");
+    assert_eq!(report.mailboxes.len(), 6, "{shown}");
     let zoe = app.store.mailbox(&id("1001")).await.unwrap().unwrap();
     assert_eq!(zoe.display_name, "Zoë Ørsted");
     assert_eq!(zoe.email.as_deref(), Some("zoe@example.org"));
@@ -390,7 +399,12 @@ async fn imports_mailboxes_pins_greetings_and_messages_reporting_every_odd_file(
     // PINs: hashed, temporary, never shown, logged or stored in clear.
     let dump = redis_dump(&app);
     let logged = logs::captured();
-    for pin in [PIN_1001, PIN_1002, PIN_1004] {
+    // passwordlocation=spooldir: the PIN of secret.conf.
+    let hasher = PinHasher::new(&app.config.security.pepper, &app.config.security.hash).unwrap();
+    let keeper = app.store.pin_hash(&id("1006")).await.unwrap().unwrap();
+    assert!(hasher.verify(&Pin::parse(PIN_1006).unwrap(), &keeper));
+    assert!(!hasher.verify(&Pin::parse("1111").unwrap(), &keeper));
+    for pin in [PIN_1001, PIN_1002, PIN_1004, PIN_1006] {
         assert!(!shown.contains(pin), "{pin} in the report");
         assert!(!dump.contains(pin), "{pin} in Redis");
         assert!(!logged.contains(pin), "{pin} in the logs");
@@ -401,7 +415,7 @@ async fn imports_mailboxes_pins_greetings_and_messages_reporting_every_odd_file(
         .iter()
         .filter(|e| e.action == "import-mailbox")
         .collect();
-    assert_eq!(imports.len(), 5);
+    assert_eq!(imports.len(), 6);
     assert!(imports.iter().all(|e| e.actor == "test-admin"));
 }
 
@@ -728,8 +742,8 @@ async fn the_command_line_reports_and_never_prints_a_pin() {
     let err = String::from_utf8_lossy(&real.stderr).into_owned();
     assert!(real.status.success(), "{out}{err}");
     assert!(out.contains("mailbox 1001: imported (new mailbox, temporary PIN (must change)); messages: 3 new, 2 old"), "{out}");
-    assert!(out.contains("5 mailbox(es) imported"), "{out}");
-    for pin in [PIN_1001, PIN_1002, PIN_1004] {
+    assert!(out.contains("6 mailbox(es) imported"), "{out}");
+    for pin in [PIN_1001, PIN_1002, PIN_1004, PIN_1006] {
         assert!(!out.contains(pin) && !err.contains(pin), "{pin} shown");
     }
     let audit = app.store.audit_log(10).await.unwrap();

@@ -229,6 +229,11 @@ impl Admin {
         if run.dry_run {
             return Ok(summary);
         }
+        if !plan.created && plan.greetings.is_empty() && plan.messages.is_empty() {
+            // Imported before, nothing new since: nothing to write or audit.
+            summary.outcome = Outcome::Imported;
+            return Ok(summary);
+        }
         match self.write(run.actor, &run.recordings, plan, report).await {
             Ok(()) => summary.outcome = Outcome::Imported,
             Err(reason) => summary.outcome = Outcome::Failed(reason),
