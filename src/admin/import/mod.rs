@@ -26,26 +26,23 @@
 
 mod audio;
 mod conf;
+mod plan;
 mod report;
 mod spool;
 mod voicemail_conf;
+mod write;
 
-use std::collections::HashSet;
 use std::path::PathBuf;
-
-use tracing::info;
 
 pub use report::{ImportReport, Location, MailboxReport, Outcome, PinImport, Problem};
 
-use self::audio::{AudioFile, AudioFormat, Recordings, Staging};
-use self::spool::{SpoolMailbox, SpoolMessage};
-use self::voicemail_conf::{ConfMailbox, ConfPin};
+use self::audio::{AudioFile, Recordings};
+use self::voicemail_conf::ConfMailbox;
+use self::write::{cannot_prepare, check_recordings_dir, needs_conversion, sox_available};
 use super::messages::Asterisk;
-use super::{Admin, AdminError, MailboxFields};
-use crate::domain::{MailboxId, Pin};
-use crate::store::imports::ImportCommit;
-use crate::store::mailboxes::{MailboxRecord, PinOrigin};
-use crate::store::messages::{Message, MessageId};
+use super::{Admin, AdminError};
+use crate::domain::MailboxId;
+use crate::store::messages::Folder;
 
 /// What to import, from where, to where.
 #[derive(Debug, Clone)]
@@ -76,16 +73,6 @@ pub enum ImportError {
     Admin(#[from] AdminError),
 }
 
-/// One mailbox's work, decided before anything is written.
-struct Plan {
-    record: MailboxRecord,
-    created: bool,
-    pin: Option<Pin>,
-    greetings: Vec<(&'static str, AudioFile)>,
-    messages: Vec<PlannedMessage>,
-    already_imported: usize,
-}
-
 /// What every mailbox of one run shares.
 struct Run<'a> {
     actor: &'a str,
@@ -93,14 +80,6 @@ struct Run<'a> {
     dry_run: bool,
     /// Whether sox can be run (checked once).
     sox: bool,
-}
-
-struct PlannedMessage {
-    message: Message,
-    key: String,
-    file: AudioFile,
-    /// From `msgNNNN.txt`; else the audio's length once prepared.
-    duration_secs: Option<u32>,
 }
 
 impl Admin {
@@ -199,7 +178,7 @@ impl Admin {
             return Ok(summary);
         }
         let plan = self
-            .plan(conf, &spool, &run.recordings, &mut report.problems)
+            .plan_mailbox(conf, &spool, &run.recordings, &mut report.problems)
             .await?;
         summary.created = plan.created;
         summary.pin = match (plan.created, plan.pin.is_some()) {
@@ -211,7 +190,7 @@ impl Admin {
         summary.new_messages = plan
             .messages
             .iter()
-            .filter(|m| m.message.folder == crate::store::messages::Folder::New)
+            .filter(|m| m.message.folder == Folder::New)
             .count();
         summary.old_messages = plan.messages.len() - summary.new_messages;
         summary.already_imported = plan.already_imported;
@@ -234,472 +213,13 @@ impl Admin {
             summary.outcome = Outcome::Imported;
             return Ok(summary);
         }
-        match self.write(run.actor, &run.recordings, plan, report).await {
+        match self
+            .write_mailbox(run.actor, &run.recordings, plan, report)
+            .await
+        {
             Ok(()) => summary.outcome = Outcome::Imported,
             Err(reason) => summary.outcome = Outcome::Failed(reason),
         }
         Ok(summary)
-    }
-
-    /// Decides what to write for one mailbox, reading Redis but writing nothing.
-    async fn plan(
-        &self,
-        conf: &ConfMailbox,
-        spool: &SpoolMailbox,
-        recordings: &Recordings,
-        problems: &mut Vec<Problem>,
-    ) -> Result<Plan, ImportError> {
-        let id = conf.number.clone();
-        let existing = self.store.mailbox(&id).await.map_err(AdminError::from)?;
-        let created = existing.is_none();
-        let record = match existing {
-            Some(record) => record,
-            None => self.new_record(conf, problems),
-        };
-        let pin = if created {
-            self.conf_pin(conf, spool, problems)
-        } else {
-            None
-        };
-        let greetings = spool
-            .greetings
-            .iter()
-            .filter(|g| created || !recordings.exists(&id.recording(g.name)))
-            .filter_map(|g| audio::best(&g.files).map(|file| (g.name, file.clone())))
-            .collect();
-        let ledger = self
-            .store
-            .import_ledger(&id)
-            .await
-            .map_err(AdminError::from)?;
-        let mut taken: HashSet<String> = ledger.values().cloned().collect();
-        let mut messages = Vec::new();
-        let mut already_imported = 0;
-        let mut sorted: Vec<&SpoolMessage> = spool.messages.iter().collect();
-        sorted.sort_by(|a, b| (a.received, &a.key).cmp(&(b.received, &b.key)));
-        for source in sorted {
-            if ledger.contains_key(&source.key) {
-                already_imported += 1;
-                continue;
-            }
-            let Some(file) = audio::best(&source.files) else {
-                continue;
-            };
-            let id_of_message = message_id(source, &mut taken);
-            messages.push(PlannedMessage {
-                message: Message {
-                    id: id_of_message,
-                    mailbox: id.clone(),
-                    folder: source.folder,
-                    caller_number: source.caller_number.clone(),
-                    caller_name: source.caller_name.clone(),
-                    received: source.received,
-                    duration_secs: source.duration_secs.unwrap_or(0),
-                },
-                key: source.key.clone(),
-                file: file.clone(),
-                duration_secs: source.duration_secs,
-            });
-        }
-        Ok(Plan {
-            record,
-            created,
-            pin,
-            greetings,
-            messages,
-            already_imported,
-        })
-    }
-
-    /// The record of a new mailbox: each field that fails voiceportal's checks is
-    /// reported and left out, rather than costing the mailbox.
-    fn new_record(&self, conf: &ConfMailbox, problems: &mut Vec<Problem>) -> MailboxRecord {
-        let mut record = MailboxRecord::new(conf.number.clone());
-        record.language = self.default_language.code().to_owned();
-        let language = voicemail_conf::language(conf, problems).map(|l| l.code().to_owned());
-        let fields = [
-            (
-                "name",
-                MailboxFields {
-                    display_name: Some(conf.full_name.clone()),
-                    ..MailboxFields::default()
-                },
-            ),
-            (
-                "e-mail",
-                MailboxFields {
-                    email: Some(conf.email.clone()),
-                    ..MailboxFields::default()
-                },
-            ),
-            (
-                "language",
-                MailboxFields {
-                    language,
-                    ..MailboxFields::default()
-                },
-            ),
-            (
-                "time zone",
-                MailboxFields {
-                    timezone: conf.timezone.clone(),
-                    ..MailboxFields::default()
-                },
-            ),
-        ];
-        for (what, field) in fields {
-            if let Err(e) = field.apply(&mut record) {
-                problems.push(Problem::new(
-                    conf.at.clone(),
-                    format!("mailbox {}: {what} left out: {e}", conf.number),
-                ));
-            }
-        }
-        record
-    }
-
-    /// The PIN to import: from voicemail.conf, or from the spool's `secret.conf`
-    /// with `passwordlocation=spooldir` (voicemail.conf's when that has none, as
-    /// app_voicemail does). An unusable PIN is reported (never shown) and the
-    /// mailbox gets none.
-    fn conf_pin(
-        &self,
-        conf: &ConfMailbox,
-        spool: &SpoolMailbox,
-        problems: &mut Vec<Problem>,
-    ) -> Option<Pin> {
-        let mut at = conf.at.clone();
-        let mut from_spool = None;
-        if conf.pin_in_spool
-            && let Some(secret) = &spool.secret
-        {
-            let mut local = Vec::new();
-            if let Ok(parsed) = conf::read(secret, &mut local)
-                && let Some(var) = parsed
-                    .categories_named("general")
-                    .filter_map(|c| c.get("password"))
-                    .last()
-            {
-                at = var.at.clone();
-                from_spool = Some(ConfPin::parse(&var.value));
-            }
-            problems.append(&mut local);
-        }
-        let pin = from_spool.unwrap_or_else(|| match &conf.pin {
-            ConfPin::Pin(pin) => ConfPin::Pin(pin.clone()),
-            ConfPin::None => ConfPin::None,
-            ConfPin::Unusable(why) => ConfPin::Unusable(why),
-        });
-        match pin {
-            ConfPin::Pin(pin) => Some(pin),
-            ConfPin::None => None,
-            ConfPin::Unusable(why) => {
-                problems.push(Problem::new(
-                    at,
-                    format!(
-                        "mailbox {}: its PIN is not imported ({why}); the mailbox gets no PIN: \
-                         its owner sets one up from their own phone, or give one with \
-                         `voiceportal admin set-temp-pin {}`",
-                        conf.number, conf.number
-                    ),
-                ));
-                None
-            }
-        }
-    }
-
-    /// Prepares every file, places them, commits; on any failure removes what was
-    /// placed and says why.
-    async fn write(
-        &self,
-        actor: &str,
-        recordings: &Recordings,
-        plan: Plan,
-        report: &mut ImportReport,
-    ) -> Result<(), String> {
-        let mut staging = recordings.staging()?;
-        let mut staged_greetings = Vec::new();
-        for (name, file) in &plan.greetings {
-            let staged = prepare(&mut staging, file).await?;
-            staged_greetings.push((*name, staged));
-        }
-        let mut messages = Vec::new();
-        let mut staged_messages = Vec::new();
-        for planned in plan.messages {
-            let staged = prepare(&mut staging, &planned.file).await?;
-            let mut message = planned.message;
-            message.duration_secs = planned.duration_secs.unwrap_or(staged.duration_secs);
-            staged_messages.push((message.recording(), staged));
-            messages.push((message, planned.key));
-        }
-        let pin_hash = match plan.pin {
-            Some(pin) => Some(
-                self.hashing(move |hasher| hasher.hash(&pin))
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .map_err(|e| e.to_string())?,
-            ),
-            None => None,
-        };
-        let id = plan.record.id.clone();
-        let mut record = plan.record;
-        if plan.created {
-            (record.pin_origin, record.must_change) = match pin_hash {
-                Some(_) => (PinOrigin::Temporary, true),
-                None => (PinOrigin::None, false),
-            };
-        }
-        let name_imported = staged_greetings.iter().any(|(name, _)| *name == "name");
-        let targets = staged_greetings
-            .iter()
-            .map(|(name, staged)| (id.recording(name), staged))
-            .chain(
-                staged_messages
-                    .iter()
-                    .map(|(name, staged)| (name.clone(), staged)),
-            );
-        let mut placed = Vec::new();
-        for (name, staged) in targets {
-            match recordings.place(&staged.path, &name) {
-                Ok(path) => placed.push(path),
-                Err(e) => {
-                    placed.iter().for_each(|p| recordings.remove(p));
-                    return Err(format!(
-                        "cannot write {}: {e}",
-                        recordings.path_of(&name).display()
-                    ));
-                }
-            }
-        }
-        if let Some(first) = placed.first()
-            && !recordings.ownership_ok(first)
-            && !report.notes.iter().any(|n| n.contains("owned by"))
-        {
-            report.notes.push(format!(
-                "the files written are not owned by the owner of {}: run the import as root \
-                 or as Asterisk's user, or Asterisk cannot delete them later",
-                recordings.dir().display()
-            ));
-        }
-        let commit = ImportCommit {
-            record: &record,
-            pin_hash: pin_hash.as_deref(),
-            name_imported,
-            messages: &messages,
-        };
-        let outcome = match self.store.commit_import(&commit).await {
-            Ok(outcome) => outcome,
-            Err(e) => {
-                placed.iter().for_each(|p| recordings.remove(p));
-                return Err(format!("nothing was kept: {e}"));
-            }
-        };
-        drop(staging);
-        let detail = format!(
-            "created={} pin={} messages={} greetings={}",
-            outcome.created,
-            if !plan.created {
-                "kept"
-            } else if pin_hash.is_some() {
-                "temporary"
-            } else {
-                "none"
-            },
-            outcome.indexed + outcome.refreshed,
-            staged_greetings
-                .iter()
-                .map(|(name, _)| *name)
-                .collect::<Vec<_>>()
-                .join(",")
-        );
-        info!(mailbox = %id, %detail, "import: mailbox imported");
-        if let Err(e) = self
-            .record(actor, "import-mailbox", id.as_str(), &detail)
-            .await
-        {
-            report.notes.push(format!("mailbox {id}: {e}"));
-        }
-        Ok(())
-    }
-
-    /// Publishes the lamps of the imported mailboxes; says how it went.
-    async fn republish(&self, asterisk: &Asterisk, mailboxes: &[MailboxId]) -> String {
-        let mut published = 0;
-        for id in mailboxes {
-            let counts = match self.store.message_counts(id).await {
-                Ok(counts) => counts,
-                Err(e) => return format!("lamps: {published} published, then Redis failed: {e}"),
-            };
-            if let Err(e) = asterisk.mwi().try_publish(id, counts).await {
-                return format!(
-                    "lamps: {published} of {} published; Asterisk did not take the rest ({e}): \
-                     voiceportal republishes every lamp when it starts",
-                    mailboxes.len()
-                );
-            }
-            published += 1;
-        }
-        format!("lamps: {published} mailbox(es) published")
-    }
-}
-
-/// Prepares one file; a failure names the file and ends the mailbox.
-async fn prepare(staging: &mut Staging, file: &AudioFile) -> Result<audio::Staged, String> {
-    staging
-        .prepare(file)
-        .await
-        .map_err(|e| e.into_problem().to_string())
-}
-
-/// Whether a file will go through sox.
-fn needs_conversion(file: &AudioFile) -> bool {
-    file.format != AudioFormat::Wav
-        || !std::fs::read(&file.path).is_ok_and(|bytes| audio::is_service_wav(&bytes))
-}
-
-/// The first file that cannot be prepared (an unsupported format, or sox
-/// missing), found before anything is written.
-fn cannot_prepare(files: &[&AudioFile], sox: bool) -> Option<Problem> {
-    for file in files {
-        if file.format == AudioFormat::Unsupported {
-            return Some(Problem::new(
-                Location::file(&file.path),
-                "no format of this recording can be converted (sox does not read it): convert \
-                 it to WAV by hand",
-            ));
-        }
-        if !sox && needs_conversion(file) {
-            return Some(Problem::new(
-                Location::file(&file.path),
-                "sox is needed to convert this file and is not installed (apt-get install sox)",
-            ));
-        }
-    }
-    None
-}
-
-async fn sox_available() -> bool {
-    tokio::process::Command::new("sox")
-        .arg("--version")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .await
-        .is_ok_and(|s| s.success())
-}
-
-/// A message's id: its time, and a suffix derived from its ledger key, so that a
-/// second run (after a crash before the commit) writes the same names. An id
-/// already taken (by the ledger, or earlier in this run) moves to the next
-/// suffix.
-fn message_id(message: &SpoolMessage, taken: &mut HashSet<String>) -> MessageId {
-    let mut suffix = fnv1a(&message.key);
-    loop {
-        let id = MessageId::with_suffix(message.received, suffix);
-        if taken.insert(id.as_str().to_owned()) {
-            return id;
-        }
-        suffix = suffix.wrapping_add(1);
-    }
-}
-
-/// 32-bit FNV-1a: a stable hash (std's may change between releases).
-fn fnv1a(text: &str) -> u32 {
-    text.bytes().fold(0x811c_9dc5, |hash: u32, byte| {
-        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
-    })
-}
-
-/// Writes a probe recording and asks Asterisk for it: a recordings directory
-/// that is not Asterisk's would import audio nobody can hear. Asterisk not
-/// answering is only a note: the import goes on (the next start of voiceportal
-/// lights the lamps).
-async fn check_recordings_dir(
-    recordings: &Recordings,
-    asterisk: &Asterisk,
-    report: &mut ImportReport,
-) -> Result<(), ImportError> {
-    let name = format!("voiceportal/import-check-{:08x}", rand::random::<u32>());
-    let staging = recordings.staging().map_err(ImportError::Recordings)?;
-    let probe = staging_probe(&staging).map_err(ImportError::Recordings)?;
-    let placed = recordings.place(&probe, &name).map_err(|e| {
-        ImportError::Recordings(format!(
-            "cannot write in {}: {e}",
-            recordings.dir().display()
-        ))
-    })?;
-    drop(staging);
-    let seen = asterisk.client().stored_recording(&name).await;
-    let deleted = match &seen {
-        Ok(_) => asterisk
-            .client()
-            .delete_stored_recording(&name)
-            .await
-            .is_ok(),
-        Err(_) => false,
-    };
-    if !deleted {
-        recordings.remove(&placed);
-    }
-    match seen {
-        Ok(_) if deleted => Ok(()),
-        Ok(_) => {
-            report.notes.push(format!(
-                "Asterisk sees {} but could not delete a file written there: check the \
-                 ownership of the files",
-                recordings.dir().display()
-            ));
-            Ok(())
-        }
-        Err(e) if e.is_not_found() => Err(ImportError::Recordings(format!(
-            "Asterisk does not see {}: {} is not its recordings directory (astspooldir in \
-             asterisk.conf, plus /recording); give the right one with --recordings-dir or \
-             [import] recordings_dir",
-            placed.display(),
-            recordings.dir().display()
-        ))),
-        Err(e) => {
-            report.notes.push(format!(
-                "cannot ask Asterisk whether {} is its recordings directory ({e}): make sure it \
-                 is; lamps are republished when voiceportal starts",
-                recordings.dir().display()
-            ));
-            Ok(())
-        }
-    }
-}
-
-/// Writes the probe WAV into the staging directory.
-fn staging_probe(staging: &Staging) -> Result<PathBuf, String> {
-    let path = staging.path().join("probe.wav");
-    std::fs::write(&path, audio::probe_wav())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(path)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_are_stable_and_never_collide() {
-        let message = |key: &str| SpoolMessage {
-            folder: crate::store::messages::Folder::New,
-            files: Vec::new(),
-            caller_number: String::new(),
-            caller_name: String::new(),
-            received: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
-            duration_secs: None,
-            key: key.into(),
-        };
-        let a = message_id(&message("msg_id:1"), &mut HashSet::new());
-        let again = message_id(&message("msg_id:1"), &mut HashSet::new());
-        assert_eq!(a, again);
-        assert!(a.as_str().starts_with("1700000000000-"));
-        let mut taken = HashSet::from([a.as_str().to_owned()]);
-        let b = message_id(&message("msg_id:1"), &mut taken);
-        assert_ne!(a, b);
-        assert_eq!(fnv1a(""), 0x811c_9dc5);
-        assert_eq!(fnv1a("a"), 0xe40c_292c);
     }
 }
