@@ -7,12 +7,12 @@
 //! file fails at start-up rather than in the middle of a call.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::domain::{HashCost, Language, PinPolicy};
+use crate::domain::{HashCost, Language, PinPolicy, ReceptionistConfig};
 use crate::store::lockout::LockoutPolicy;
 
 /// Environment variable naming the config file when `--config` is not given.
@@ -71,6 +71,8 @@ pub struct Config {
     pub call: CallConfig,
     pub portal: PortalConfig,
     pub deposit: DepositConfig,
+    pub receptionist: ReceptionistConfig,
+    pub import: ImportConfig,
     pub email: EmailConfig,
     pub security: SecurityConfig,
     pub pin_policy: PinPolicy,
@@ -145,6 +147,24 @@ impl Default for DepositConfig {
             min_message: Duration::from_secs(1),
             max_messages: 100,
             operator: None,
+        }
+    }
+}
+
+/// `voiceportal admin import app-voicemail`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImportConfig {
+    /// Asterisk's recordings directory (`astspooldir`/recording): ARI has no
+    /// upload, so imported audio is written there as the service's recordings
+    /// are (`--recordings-dir` overrides it).
+    pub recordings_dir: PathBuf,
+}
+
+impl Default for ImportConfig {
+    fn default() -> Self {
+        ImportConfig {
+            recordings_dir: PathBuf::from("/var/spool/asterisk/recording"),
         }
     }
 }
@@ -527,6 +547,9 @@ impl Config {
                 "needs a context, an extension and a priority of at least 1",
             ));
         }
+        self.receptionist
+            .validate()
+            .map_err(|reason| invalid("receptionist", reason))?;
         validate_email(&self.email)?;
         self.pin_policy
             .validate()

@@ -67,10 +67,14 @@ pub(crate) struct State {
 impl Core {
     pub(crate) fn new(config: SimConfig) -> Core {
         let clock = Clock::new(config.speed);
+        let mut state = State::default();
+        if let Some(dir) = &config.recordings_dir {
+            state.stored = Stored::on_disk(dir.clone());
+        }
         Core {
             config,
             clock,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
             conn_tx: watch::Sender::new(0),
             shutdown_tx: watch::Sender::new(false),
         }

@@ -447,6 +447,100 @@ async fn stored_recording_plays_for_its_length() {
     assert_eq!(caller.state(), "Ring");
 }
 
+/// A canonical 8 kHz mono 16-bit WAV of `ms` milliseconds of a constant level.
+fn wav_file(ms: usize) -> Vec<u8> {
+    let data = ms * 16;
+    let mut out = Vec::new();
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data as u32).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&[1, 0, 1, 0]);
+    out.extend_from_slice(&8000u32.to_le_bytes());
+    out.extend_from_slice(&16000u32.to_le_bytes());
+    out.extend_from_slice(&[2, 0, 16, 0]);
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&(data as u32).to_le_bytes());
+    out.resize(44 + data, 9);
+    out
+}
+
+/// With a recordings directory, files put there by another program are stored
+/// recordings (listed, played for their length, served as they are, deleted),
+/// and what the app records lands there as `<name>.wav`.
+#[tokio::test]
+async fn recordings_directory_on_disk() {
+    let dir = std::env::temp_dir().join(format!("ari-sim-recdir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = SimConfig {
+        recordings_dir: Some(dir.clone()),
+        ..SimConfig::default()
+    };
+    let (sim, log, _sock, http) = setup_with(config).await;
+    std::fs::create_dir_all(dir.join("old/1001")).unwrap();
+    let file = wav_file(2500);
+    std::fs::write(dir.join("old/1001/msg.wav"), &file).unwrap();
+    std::fs::write(dir.join("old/1001/notes.txt"), b"not audio").unwrap();
+    let got = http
+        .call("GET", "/ari/recordings/stored/old%2F1001%2Fmsg")
+        .await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.json(), json!({"name": "old/1001/msg", "format": "wav"}));
+    assert_eq!(sim.stored_recording_secs("old/1001/msg"), Some(2.5));
+    let served = http
+        .call("GET", "/ari/recordings/stored/old%2F1001%2Fmsg/file")
+        .await;
+    assert_eq!(served.bytes, file);
+
+    let caller = sim.dial(Dial::portal("1001")).await;
+    let id = caller.channel_id();
+    log.wait_type("StasisStart", 0, T).await.unwrap();
+    http.call(
+        "POST",
+        &format!("/ari/channels/{id}/play/p1?media=recording:old/1001/msg"),
+    )
+    .await;
+    let fin = log.wait_type("PlaybackFinished", 0, T).await.unwrap();
+    assert_eq!(fin["playback"]["state"], "done");
+
+    caller.set_audio(CallerAudio::Talking);
+    let n = log.len();
+    http.call(
+        "POST",
+        &format!("/ari/channels/{id}/record?name=new/one&format=wav&maxDurationSeconds=2"),
+    )
+    .await;
+    log.wait_type("RecordingFinished", n, T).await.unwrap();
+    let written = std::fs::read(dir.join("new/one.wav")).unwrap();
+    assert_eq!(Some(written), sim.stored_recording_file("new/one"));
+
+    let list = http.call("GET", "/ari/recordings/stored").await.json();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["new/one", "old/1001/msg"]);
+    assert_eq!(
+        http.call("DELETE", "/ari/recordings/stored/old%2F1001%2Fmsg")
+            .await
+            .status,
+        204
+    );
+    assert!(!dir.join("old/1001/msg.wav").exists());
+    // Removed by hand: gone for ARI too.
+    std::fs::remove_file(dir.join("new/one.wav")).unwrap();
+    assert_eq!(
+        http.call("GET", "/ari/recordings/stored/new%2Fone")
+            .await
+            .status,
+        404
+    );
+    caller.hangup().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn local_channel_shape() {
     let (sim, log, _sock, http) = setup().await;

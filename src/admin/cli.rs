@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+use super::import::{ImportError, ImportOptions};
 use super::messages::{self, Asterisk, MessageAdminError};
 use super::secret::{self, InputError};
 use super::{Admin, AdminError, MailboxFields, MailboxStatus, show};
@@ -59,11 +60,43 @@ pub enum AdminCommand {
     /// List, download and delete a mailbox's messages.
     #[command(subcommand)]
     Messages(MessagesCommand),
+    /// Import mailboxes, PINs, greetings and messages from another voicemail.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Make the message index and Asterisk's recordings agree again after a crash.
     ///
     /// Indexes orphaned audio, finishes interrupted deletes, drops entries whose
     /// audio is gone. Safe while calls are served; running it twice is harmless.
     Repair,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import one context of Asterisk's app_voicemail: voicemail.conf and its spool.
+    ///
+    /// Mailboxes (name, e-mail, language, time zone), PINs as temporary PINs that
+    /// must be changed (never shown), greetings, name, and messages (INBOX new,
+    /// Old and the other saved folders old) with caller, date and length. Audio
+    /// is written into Asterisk's recordings directory (converted with sox when
+    /// needed). Running it again imports only what is new. Problems are reported
+    /// by path and line; the exit status is 1 if a mailbox could not be imported.
+    AppVoicemail {
+        /// app_voicemail's voicemail.conf (its #include files are read too).
+        #[arg(long)]
+        conf: PathBuf,
+        /// app_voicemail's spool, e.g. /var/spool/asterisk/voicemail.
+        #[arg(long)]
+        spool: PathBuf,
+        /// The voicemail.conf context to import.
+        #[arg(long, default_value = "default")]
+        context: String,
+        /// Asterisk's recordings directory [default: import.recordings_dir].
+        #[arg(long)]
+        recordings_dir: Option<PathBuf>,
+        /// Report what would be done; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,6 +202,10 @@ enum CliError {
     FileExists { path: PathBuf },
     #[error("cannot write {}: {source}", path.display())]
     WriteFile { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error("{0} mailbox(es) could not be imported: see the report above")]
+    NotAllImported(usize),
 }
 
 /// Runs one admin command to completion and returns the process exit status.
@@ -283,6 +320,31 @@ async fn execute(config: &Config, command: AdminCommand) -> Result<String, CliEr
         AdminCommand::Status { mailbox: None } => show::portal(&admin.portal_status().await?),
         AdminCommand::Audit { count } => show::audit(&admin.audit_log(count as usize).await?),
         AdminCommand::Messages(command) => messages_command(config, &admin, actor, command).await?,
+        AdminCommand::Import(ImportCommand::AppVoicemail {
+            conf,
+            spool,
+            context,
+            recordings_dir,
+            dry_run,
+        }) => {
+            let options = ImportOptions {
+                conf,
+                spool,
+                context,
+                recordings_dir: recordings_dir
+                    .unwrap_or_else(|| config.import.recordings_dir.clone()),
+                dry_run,
+            };
+            let report = admin
+                .import_app_voicemail(actor, &asterisk(config)?, &options)
+                .await?;
+            // The report goes to stdout even when a mailbox failed.
+            let _ = io::stdout().write_all(report.to_string().as_bytes());
+            if report.failed() > 0 {
+                return Err(CliError::NotAllImported(report.failed()));
+            }
+            String::new()
+        }
         AdminCommand::Repair => {
             let asterisk = asterisk(config)?;
             let report = admin.repair(actor, &asterisk).await?;

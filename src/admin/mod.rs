@@ -13,6 +13,7 @@
 pub mod cli;
 mod error;
 mod fields;
+pub mod import;
 mod mailboxes;
 pub mod messages;
 mod pins;

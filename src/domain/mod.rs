@@ -7,9 +7,11 @@ pub mod mailbox;
 pub mod pin;
 pub mod pin_hash;
 pub mod prompts;
+pub mod receptionist;
 
 pub use entry::{EntryError, EntryPoint};
 pub use mailbox::{MailboxId, MailboxIdError};
 pub use pin::{Pin, PinPolicy, PinRejection};
 pub use pin_hash::{HashCost, HashError, PinHasher};
 pub use prompts::{Language, Prompt, UnknownLanguage};
+pub use receptionist::ReceptionistConfig;

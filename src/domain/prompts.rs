@@ -363,7 +363,8 @@ catalogue! {
     TemporaryGreetingRemoved => "vm-tempremoved",
 
     // ---- Auto-attendant greetings (admin) -------------------------------------
-    /// "Please enter the greeting number, then press pound."
+    /// "Please enter the greeting number, then press pound. For the company
+    /// greeting, just press pound." (`#` alone: `receptionist.default_greeting`.)
     EnterGreetingNumber => "voiceportal/enter-greeting-number",
     /// "Greeting" (then `number:`).
     Greeting => "voiceportal/greeting",
@@ -376,6 +377,21 @@ catalogue! {
     GreetingDeleted => "voiceportal/greeting-deleted",
     /// "No greeting has been recorded."
     NoGreetingRecorded => "voiceportal/no-greeting",
+    /// "Until one is recorded, callers hear this:" Before the receptionist's
+    /// stock greeting, when the administrator listens to an unrecorded greeting
+    /// the receptionist plays.
+    StandardGreetingPlays => "voiceportal/standard-greeting-plays",
+
+    // ---- Virtual receptionist ------------------------------------------------
+    /// "Thank you for calling. Please enter the extension of the person you are
+    /// calling, then press pound." The stock greeting, while no company greeting
+    /// is recorded.
+    ReceptionistWelcome => "voiceportal/receptionist-welcome",
+    /// "For the operator, press 0." After the stock greeting, when an operator is
+    /// configured.
+    ReceptionistOperator => "voiceportal/receptionist-operator",
+    /// "That extension does not exist." Then the greeting again.
+    NoSuchExtension => "voiceportal/no-such-extension",
 }
 
 impl Prompt {
@@ -571,7 +587,11 @@ mod tests {
                 | Prompt::GreetingMenu
                 | Prompt::RecordGreeting
                 | Prompt::GreetingDeleted
-                | Prompt::NoGreetingRecorded => 1,
+                | Prompt::NoGreetingRecorded
+                | Prompt::StandardGreetingPlays
+                | Prompt::ReceptionistWelcome
+                | Prompt::ReceptionistOperator
+                | Prompt::NoSuchExtension => 1,
             };
         }
         count
@@ -579,8 +599,8 @@ mod tests {
 
     #[test]
     fn all_lists_every_variant_once() {
-        assert_eq!(declared_variants(), 95);
-        assert_eq!(Prompt::ALL.len(), 95);
+        assert_eq!(declared_variants(), 99);
+        assert_eq!(Prompt::ALL.len(), 99);
         let distinct: HashSet<Prompt> = Prompt::ALL.iter().copied().collect();
         assert_eq!(
             distinct.len(),

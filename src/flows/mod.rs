@@ -7,6 +7,7 @@ mod deposit;
 mod menu;
 mod options;
 mod portal;
+mod receptionist;
 mod review;
 mod setup;
 
@@ -37,6 +38,9 @@ impl CallHandler for Flows {
             Ok(EntryPoint::Portal) => portal::run(self, call).await,
             Ok(EntryPoint::Login { mailbox }) => portal::run_login(self, call, mailbox).await,
             Ok(EntryPoint::Attendant { greeting }) => attendant::run(call, &greeting).await,
+            Ok(EntryPoint::Receptionist { greeting }) => {
+                receptionist::run(self, call, greeting.as_deref()).await
+            }
             Ok(EntryPoint::Deposit { mailbox, busy }) => {
                 deposit::run(self, call, mailbox, busy).await
             }

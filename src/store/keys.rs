@@ -8,6 +8,7 @@
 //! | `vp:{<mailbox>}:msgs` | sorted set | ids of the indexed messages (both folders), scored by received time (ms) |
 //! | `vp:{<mailbox>}:msg:<id>` | hash | one message's metadata: folder, caller, received, duration (see `messages`) |
 //! | `vp:{<mailbox>}:tomb` | sorted set | ids of messages being deleted (un-indexed, audio not yet deleted), scored by deletion time (ms) |
+//! | `vp:{<mailbox>}:imported` | hash | app_voicemail messages already imported: ledger key -> message id (see `imports`), so a second import adds none twice |
 //! | `vp:{portal}:settings` | hash | org-wide settings: the org default PIN's hash, the portal passcode's hash |
 //! | `vp:{portal}:lock` | hash | strikes and lock of the portal passcode (see `lockout`) |
 //! | `vp:mailboxes` | set | every provisioned mailbox number |
@@ -38,6 +39,12 @@ pub fn message_key(mailbox: &str, id: &str) -> String {
 /// begun. Repair never re-indexes their audio, and deletes it if it is still there.
 pub fn tombstones(mailbox: &str) -> String {
     mailbox_key(mailbox, "tomb")
+}
+
+/// The import ledger of a mailbox, `vp:{1001}:imported`: one member per
+/// app_voicemail message imported into it.
+pub fn imports_ledger(mailbox: &str) -> String {
+    mailbox_key(mailbox, "imported")
 }
 
 /// The set of every provisioned mailbox number.
@@ -71,6 +78,7 @@ mod tests {
         assert_eq!(messages_index("1001"), "vp:{1001}:msgs");
         assert_eq!(message_key("1001", "7-abcdef"), "vp:{1001}:msg:7-abcdef");
         assert_eq!(tombstones("1001"), "vp:{1001}:tomb");
+        assert_eq!(imports_ledger("1001"), "vp:{1001}:imported");
     }
 
     #[test]

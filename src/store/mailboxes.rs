@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use redis::AsyncCommands;
 
-use super::keys::{mailbox_index, mailbox_key};
+use super::keys::{imports_ledger, mailbox_index, mailbox_key};
 use super::{Store, StoreError};
 use crate::domain::MailboxId;
 
@@ -98,7 +98,7 @@ impl MailboxRecord {
     }
 
     /// Every field of a new record.
-    fn fields(&self) -> Vec<(&'static str, String)> {
+    pub(super) fn fields(&self) -> Vec<(&'static str, String)> {
         let mut fields = self.descriptive_fields();
         fields.extend([
             ("pin_origin", self.pin_origin.as_str().to_owned()),
@@ -205,7 +205,7 @@ return 1
     }
 
     /// Deletes a mailbox and every key it owns (record, PIN history, message index
-    /// and tombstones, lock); `false` if it did not exist. The audio lives in
+    /// and tombstones, lock, import ledger); `false` if it did not exist. The audio lives in
     /// Asterisk: `admin mailbox delete` removes it there.
     pub async fn delete_mailbox(&self, id: &MailboxId) -> Result<bool, StoreError> {
         const DELETE: &str = r#"
@@ -213,7 +213,7 @@ local existed = redis.call('EXISTS', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
 local ids = redis.call('ZRANGE', KEYS[4], 0, -1)
 for _, msg in ipairs(ids) do redis.call('DEL', ARGV[2] .. msg) end
-redis.call('DEL', KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+redis.call('DEL', KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
 return existed
 "#;
         let mut conn = self.conn.clone();
@@ -224,6 +224,7 @@ return existed
             .key(mailbox_key(id.as_str(), "msgs"))
             .key(mailbox_key(id.as_str(), "lock"))
             .key(mailbox_key(id.as_str(), "tomb"))
+            .key(imports_ledger(id.as_str()))
             .arg(id.as_str())
             .arg(mailbox_key(id.as_str(), "msg:"))
             .invoke_async(&mut conn)

@@ -186,7 +186,7 @@ impl Message {
         message_recording(&self.mailbox, &self.id)
     }
 
-    fn fields(&self) -> [(&'static str, String); 5] {
+    pub(super) fn fields(&self) -> [(&'static str, String); 5] {
         [
             ("folder", self.folder.as_str().to_owned()),
             ("caller_number", self.caller_number.clone()),

@@ -3,6 +3,7 @@
 //! is one Lua script (see `keys`).
 
 pub mod audit;
+pub mod imports;
 pub mod keys;
 pub mod lockout;
 pub mod mailboxes;

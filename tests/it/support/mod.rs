@@ -1,4 +1,5 @@
 pub mod app;
+pub mod app_voicemail;
 pub mod fixtures;
 pub mod logs;
 pub mod probe;
