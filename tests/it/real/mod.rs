@@ -15,8 +15,11 @@ mod asterisk;
 mod calls;
 mod faults;
 mod fidelity;
+mod migration;
+mod old_voicemail;
 mod pbx;
 mod phones;
+mod receptionist;
 
 use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -40,7 +43,7 @@ use phones::{Phones, PhonesConfig};
 /// The variable naming the Asterisk installation the tests run.
 const INSTALLATION: &str = "VOICEPORTAL_TEST_ASTERISK";
 const PEPPER: &str = "real-test-pepper";
-const ARI_PASSWORD: &str = "real-test-ari";
+pub(crate) const ARI_PASSWORD: &str = "real-test-ari";
 const DEMO_PHONES: [&str; 3] = ["1001", "1002", "1003"];
 
 /// The installation, or None after saying on one line why the test does nothing.
@@ -70,7 +73,7 @@ fn one_at_a_time() -> &'static Mutex<()> {
     LOCK.get_or_init(|| Mutex::new(()))
 }
 
-fn free_tcp_port(host: &str) -> u16 {
+pub(crate) fn free_tcp_port(host: &str) -> u16 {
     TcpListener::bind((host, 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -92,6 +95,8 @@ fn rtp_blocks() -> ((u16, u16), (u16, u16)) {
 
 /// The PBX, the phones, Redis and voiceportal, for one test.
 pub struct Stack {
+    /// The Asterisk installation every instance runs.
+    pub prefix: PathBuf,
     pub pbx: Asterisk,
     /// The phones' Asterisk, kept running for the whole test.
     _phones_asterisk: Asterisk,
@@ -190,6 +195,7 @@ impl Stack {
         let phones = Phones::connect(phones_asterisk.ari()).await;
         let observer = Observer::connect(&pbx.ari()).await;
         let stack = Stack {
+            prefix,
             pbx,
             _phones_asterisk: phones_asterisk,
             phones,
@@ -326,6 +332,11 @@ impl Stack {
             "Asterisk could not find sounds:\n{}",
             missing.join("\n")
         );
+    }
+
+    /// A folder of this test's own, for another instance or scratch files.
+    pub fn folder(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
     }
 
     /// The PBX's recordings folder.
