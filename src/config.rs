@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::domain::{HashCost, Language, PinPolicy};
-use crate::store::lockout::LockoutPolicy;
+use crate::domain::template::Template;
+use crate::domain::{HashCost, Language, LockoutPolicy, PinPolicy};
 
 /// Environment variable naming the config file when `--config` is not given.
 pub const CONFIG_FILE_ENV: &str = "VOICEPORTAL_CONFIG";
@@ -96,6 +96,13 @@ pub struct PortalConfig {
     /// dialplan, with a forged caller ID, is not trusted. Empty: context only
     /// (only safe when no untrusted call can ever reach a trusted context).
     pub own_phone_channel: String,
+    /// Whether the org default PIN opens a mailbox still on it from any phone.
+    /// Off (the default), it works only from the owner's own phone (a trusted
+    /// context and `own_phone_channel`); anywhere else it is a wrong PIN. Every
+    /// employee knows the default PIN, so turned on, anyone who learns it (a
+    /// colleague, a former employee, an outsider) can call in and take over
+    /// every mailbox whose owner has not logged in yet, choosing its PIN.
+    pub default_pin_from_any_phone: bool,
     /// Wrong PINs allowed in one call before goodbye (SPEC: 3).
     pub max_attempts_per_call: u32,
     /// Prompt language of mailboxes that do not set one.
@@ -111,6 +118,7 @@ impl Default for PortalConfig {
             number: "8500".into(),
             trusted_contexts: vec!["from-phones".into()],
             own_phone_channel: "PJSIP/{number}".into(),
+            default_pin_from_any_phone: false,
             max_attempts_per_call: 3,
             default_language: Language::En,
             mwi_context: "default".into(),
@@ -600,13 +608,13 @@ fn validate_email(email: &EmailConfig) -> Result<(), ConfigError> {
             format!("`{}` is not an e-mail address: {e}", email.from),
         ));
     }
-    if let Err(e) = crate::notify::email::Template::parse(&email.subject) {
+    if let Err(e) = Template::parse(&email.subject) {
         return Err(invalid("email.subject", e.to_string()));
     }
     if email.subject.contains(['\r', '\n']) {
         return Err(invalid("email.subject", "must be a single line"));
     }
-    if let Err(e) = crate::notify::email::Template::parse(&email.body) {
+    if let Err(e) = Template::parse(&email.body) {
         return Err(invalid("email.body", e.to_string()));
     }
     if email.max_attempts == 0 {

@@ -300,7 +300,7 @@ impl Call {
                 return Ok(entry.finish(end));
             }
         }
-        let mut prompt = if media.is_empty() || !entry.digits.is_empty() {
+        let mut prompt = if media.is_empty() || entry.is_started() {
             None
         } else {
             Some(self.start_playback(media).await?)
@@ -317,7 +317,7 @@ impl Call {
         let mut deadline = Instant::now()
             + if prompt.is_some() {
                 self.timing.prompt_timeout
-            } else if entry.digits.is_empty() {
+            } else if !entry.is_started() {
                 first_digit
             } else {
                 inter_digit
@@ -361,7 +361,7 @@ impl Call {
                         prompt = None;
                         give_up = Instant::now() + self.timing.collect_timeout;
                         deadline = Instant::now()
-                            + if entry.digits.is_empty() {
+                            + if !entry.is_started() {
                                 first_digit
                             } else {
                                 inter_digit

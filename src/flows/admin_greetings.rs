@@ -7,7 +7,7 @@
 use tracing::{info, warn};
 
 use super::Flows;
-use super::ask::{ask, backend, goodbye, pin_entry, say};
+use super::ask::{ask, backend, goodbye, login_pin_entry, say, typed_pin};
 use super::review::record_with_review;
 use crate::access::Verdict;
 use crate::call::{Call, CallError, Collect, Media};
@@ -24,11 +24,11 @@ const MAX_GREETING_DIGITS: usize = 4;
 pub async fn run(flows: &Flows, call: &mut Call) -> Result<(), CallError> {
     let max_attempts = flows.config.portal.max_attempts_per_call;
     for attempt in 1..=max_attempts {
-        let Some(entry) = ask(call, &[say(Prompt::EnterAdminPasscode)], &pin_entry(flows)).await?
+        let Some(entry) = ask(call, &[say(Prompt::EnterAdminPasscode)], &login_pin_entry()).await?
         else {
             return goodbye(call).await;
         };
-        let verdict = match Pin::parse(&entry.digits) {
+        let verdict = match typed_pin(&entry, Pin::MAX_LEN) {
             Ok(passcode) => flows.access.admin_login(&passcode).await.map_err(backend)?,
             Err(_) => Verdict::Wrong,
         };
@@ -64,7 +64,10 @@ async fn greetings_menu(call: &mut Call) -> Result<(), CallError> {
         else {
             return goodbye(call).await;
         };
-        if number.digits.is_empty() || !number.digits.bytes().all(|b| b.is_ascii_digit()) {
+        if number.overflow
+            || number.digits.is_empty()
+            || !number.digits.bytes().all(|b| b.is_ascii_digit())
+        {
             call.play(&[say(Prompt::InvalidOption)]).await?;
             continue;
         }

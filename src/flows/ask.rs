@@ -3,7 +3,7 @@
 
 use super::Flows;
 use crate::call::{Call, CallError, Collect, Digits, Media};
-use crate::domain::Prompt;
+use crate::domain::{Pin, PinRejection, Prompt};
 
 pub fn say(prompt: Prompt) -> Media {
     Media::sound(prompt.sound())
@@ -31,10 +31,25 @@ pub async fn goodbye(call: &mut Call) -> Result<(), CallError> {
     call.hangup().await
 }
 
-/// A PIN entry ends with `#` or at the policy's maximum length (SPEC): what was
-/// typed is one attempt.
-pub fn pin_entry(flows: &Flows) -> Collect {
+/// The PIN (or passcode) of a login: one attempt, ended by `#` or a pause. Up to
+/// the longest PIN any policy allows, not the current policy's maximum: a PIN set
+/// before the maximum was lowered must still open its mailbox. Longer is one
+/// wrong entry.
+pub fn login_pin_entry() -> Collect {
+    Collect::digits(Pin::MAX_LEN)
+}
+
+/// A new PIN: up to the policy's maximum; longer is refused as too long.
+pub fn new_pin_entry(flows: &Flows) -> Collect {
     Collect::digits(flows.access.policy().max_length)
+}
+
+/// What was typed at a PIN prompt, as a PIN; an overflowed entry is too long.
+pub fn typed_pin(entry: &Digits, max: usize) -> Result<Pin, PinRejection> {
+    if entry.overflow {
+        return Err(PinRejection::TooLong { max });
+    }
+    Pin::parse(&entry.digits)
 }
 
 /// A service a flow depends on failed (Redis, PIN hashing): the call ends with an

@@ -32,6 +32,7 @@ use tokio::sync::mpsc;
 
 use crate::ari::AriClient;
 use crate::config::{EmailConfig, SmtpTls};
+use crate::domain::template::{Field, Template, TemplateError};
 use crate::store::mailboxes::MailboxRecord;
 use crate::store::messages::Message;
 
@@ -49,128 +50,6 @@ const MAX_VALUE_CHARS: usize = 80;
 /// owner knows to call in rather than look for an attachment.
 const MISSING_AUDIO_NOTE: &str = "\n(The recording could not be attached to this e-mail: \
      call your voice portal to listen to it.)\n";
-
-/// What a template can refer to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Field {
-    Mailbox,
-    Name,
-    Caller,
-    CallerName,
-    Date,
-    Duration,
-}
-
-impl Field {
-    const ALL: [Field; 6] = [
-        Field::Mailbox,
-        Field::Name,
-        Field::Caller,
-        Field::CallerName,
-        Field::Date,
-        Field::Duration,
-    ];
-
-    fn name(self) -> &'static str {
-        match self {
-            Field::Mailbox => "mailbox",
-            Field::Name => "name",
-            Field::Caller => "caller",
-            Field::CallerName => "caller_name",
-            Field::Date => "date",
-            Field::Duration => "duration",
-        }
-    }
-
-    fn from_name(name: &str) -> Option<Field> {
-        Field::ALL.into_iter().find(|f| f.name() == name)
-    }
-}
-
-/// `{mailbox}, {name}, ...`, for error messages.
-fn known_placeholders() -> String {
-    Field::ALL
-        .iter()
-        .map(|f| format!("{{{}}}", f.name()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Piece {
-    Text(String),
-    Field(Field),
-}
-
-/// A subject or body template, parsed once so a typo is a start-up error rather
-/// than a strange e-mail.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Template {
-    pieces: Vec<Piece>,
-}
-
-/// Why a template was refused; positions count characters from 1.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TemplateError {
-    #[error("unknown placeholder `{{{name}}}`; the known ones are {known}", known = known_placeholders())]
-    Unknown { name: String },
-    #[error("the `{{` at character {at} is never closed (write `{{{{` for a literal brace)")]
-    Unclosed { at: usize },
-    #[error("the `}}` at character {at} closes nothing (write `}}}}` for a literal brace)")]
-    Unopened { at: usize },
-}
-
-impl Template {
-    /// `{field}` is a placeholder, `{{` and `}}` literal braces, as in `format!`.
-    pub fn parse(source: &str) -> Result<Template, TemplateError> {
-        let mut pieces = Vec::new();
-        let mut text = String::new();
-        let mut chars = source.chars().enumerate().peekable();
-        while let Some((index, c)) = chars.next() {
-            let doubled = chars.peek().is_some_and(|&(_, next)| next == c);
-            match c {
-                '{' | '}' if doubled => {
-                    chars.next();
-                    text.push(c);
-                }
-                '{' => {
-                    let mut name = String::new();
-                    loop {
-                        match chars.next() {
-                            Some((_, '}')) => break,
-                            Some((_, inner)) => name.push(inner),
-                            None => return Err(TemplateError::Unclosed { at: index + 1 }),
-                        }
-                    }
-                    let field = Field::from_name(&name).ok_or_else(|| TemplateError::Unknown {
-                        name: clip(&name, 32),
-                    })?;
-                    if !text.is_empty() {
-                        pieces.push(Piece::Text(std::mem::take(&mut text)));
-                    }
-                    pieces.push(Piece::Field(field));
-                }
-                '}' => return Err(TemplateError::Unopened { at: index + 1 }),
-                _ => text.push(c),
-            }
-        }
-        if !text.is_empty() {
-            pieces.push(Piece::Text(text));
-        }
-        Ok(Template { pieces })
-    }
-
-    fn render(&self, values: &Values) -> String {
-        let mut out = String::new();
-        for piece in &self.pieces {
-            match piece {
-                Piece::Text(text) => out.push_str(text),
-                Piece::Field(field) => out.push_str(values.get(*field)),
-            }
-        }
-        out
-    }
-}
 
 /// The first `max` characters, with `…` when something was cut.
 fn clip(value: &str, max: usize) -> String {
@@ -500,11 +379,11 @@ impl Mailer {
         // this keeps a hand-built config from folding the header all the same.
         let subject: String = self
             .subject
-            .render(&values)
+            .render(|f| values.get(f))
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
-        let mut body = trim_line_ends(&self.body.render(&values));
+        let mut body = trim_line_ends(&self.body.render(|f| values.get(f)));
         if matches!(audio, Audio::Missing) {
             body.push_str(MISSING_AUDIO_NOTE);
         }
@@ -629,8 +508,9 @@ mod tests {
         let template =
             Template::parse("{caller} ({caller_name}) for {name} at {mailbox}: {date}, {duration}")
                 .unwrap();
+        let values = values();
         assert_eq!(
-            template.render(&values()),
+            template.render(|f| values.get(f)),
             "0612345678 (Bob  Bcc: evil@example.com) for Alice Martin at 1001: \
              2024-03-05 14:07 CET, 1:05"
         );
@@ -639,7 +519,8 @@ mod tests {
     #[test]
     fn braces_are_escaped_by_doubling() {
         let template = Template::parse("{{mailbox}} is {mailbox}}}").unwrap();
-        assert_eq!(template.render(&values()), "{mailbox} is 1001}");
+        let values = values();
+        assert_eq!(template.render(|f| values.get(f)), "{mailbox} is 1001}");
     }
 
     #[test]

@@ -56,6 +56,16 @@ impl FromStr for PinOrigin {
     }
 }
 
+/// The outcome of [`Store::replace_pin`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinSwap {
+    Replaced,
+    /// The PIN is no longer the one the caller logged in with (another call,
+    /// or an administrator, changed it): nothing was written.
+    ChangedMeanwhile,
+    NoMailbox,
+}
+
 /// A mailbox as flows and admins see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailboxRecord {
@@ -247,6 +257,28 @@ return existed
         Ok(ids)
     }
 
+    /// The record and its PIN hash read in one step, so the hash verified at a
+    /// login is the one of the record the caller is then given (see
+    /// [`Store::replace_pin`]).
+    pub async fn mailbox_with_pin(
+        &self,
+        id: &MailboxId,
+    ) -> Result<Option<(MailboxRecord, Option<String>)>, StoreError> {
+        let mut conn = self.conn.clone();
+        let fields: HashMap<String, String> = conn
+            .hgetall(mailbox_key(id.as_str(), "box"))
+            .await
+            .map_err(|e| self.error(e))?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let hash = fields.get("pin_hash").filter(|h| !h.is_empty()).cloned();
+        Ok(Some((
+            MailboxRecord::from_fields(id.clone(), &fields),
+            hash,
+        )))
+    }
+
     /// The current PIN hash, for verification only.
     pub async fn pin_hash(&self, id: &MailboxId) -> Result<Option<String>, StoreError> {
         let mut conn = self.conn.clone();
@@ -297,6 +329,46 @@ return 1
             .await
             .map_err(|e| self.error(e))?;
         Ok(done == 1)
+    }
+
+    /// The owner's PIN change, as a compare-and-set: the new hash replaces the
+    /// PIN only if the stored hash is still `expected` (the one the caller was
+    /// verified against; `None` for a mailbox that had no PIN). Two calls in
+    /// set-up on the same temporary PIN cannot both change it: the second finds
+    /// the first one's PIN and gets [`PinSwap::ChangedMeanwhile`].
+    pub async fn replace_pin(
+        &self,
+        id: &MailboxId,
+        expected: Option<&str>,
+        pin_hash: &str,
+        history: usize,
+    ) -> Result<PinSwap, StoreError> {
+        const REPLACE: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local current = redis.call('HGET', KEYS[1], 'pin_hash') or ''
+if current ~= ARGV[1] then return -1 end
+redis.call('HSET', KEYS[1], 'pin_hash', ARGV[2], 'pin_origin', 'user', 'must_change', '0')
+if tonumber(ARGV[3]) > 0 then
+  redis.call('LPUSH', KEYS[2], ARGV[2])
+  redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
+end
+return 1
+"#;
+        let mut conn = self.conn.clone();
+        let done: i32 = redis::Script::new(REPLACE)
+            .key(mailbox_key(id.as_str(), "box"))
+            .key(mailbox_key(id.as_str(), "pins"))
+            .arg(expected.unwrap_or(""))
+            .arg(pin_hash)
+            .arg(history)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(match done {
+            1 => PinSwap::Replaced,
+            -1 => PinSwap::ChangedMeanwhile,
+            _ => PinSwap::NoMailbox,
+        })
     }
 
     /// Records that the owner's spoken name exists (or was removed).

@@ -9,6 +9,7 @@ mod email;
 mod entry_points;
 mod load;
 mod lockout;
+mod login_hardening;
 mod menu;
 mod messages;
 mod portal;
