@@ -645,7 +645,19 @@ impl Call {
 
     async fn start_playback(&mut self, media: &[Media]) -> Result<String, CallError> {
         let id = self.next_id();
-        let uris: Vec<String> = media.iter().map(Media::uri).collect();
+        let uris: Vec<String> = media
+            .iter()
+            .filter_map(|item| {
+                let uri = item.uri();
+                if uri.is_none() {
+                    warn!(?item, "media item not safe to play; left out");
+                }
+                uri
+            })
+            .collect();
+        if uris.is_empty() {
+            return Err(CallError::Media("nothing safe to play".into()));
+        }
         let channel = self.channel.id.clone();
         let lang = self.language().to_owned();
         self.client

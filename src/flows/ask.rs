@@ -10,14 +10,18 @@ pub fn say(prompt: Prompt) -> Media {
 }
 
 /// Plays `prompts` and collects an entry, repeating the prompt when the caller
-/// presses nothing; `None` after `call.max_silent_prompts` silent prompts.
+/// presses nothing, after "sorry, I did not hear anything" (SPEC: "no input:
+/// reprompt"); `None` after `call.max_silent_prompts` silent prompts.
 pub async fn ask(
     call: &mut Call,
     prompts: &[Media],
     spec: &Collect,
 ) -> Result<Option<Digits>, CallError> {
-    for _ in 0..call.timing().max_silent_prompts {
-        let entry = call.play_and_collect(prompts, spec).await?;
+    let mut reprompt = vec![say(Prompt::NoInput)];
+    reprompt.extend_from_slice(prompts);
+    for attempt in 0..call.timing().max_silent_prompts {
+        let playlist = if attempt == 0 { prompts } else { &reprompt };
+        let entry = call.play_and_collect(playlist, spec).await?;
         if !entry.is_silence() {
             return Ok(Some(entry));
         }

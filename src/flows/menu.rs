@@ -324,11 +324,10 @@ fn envelope(record: &MailboxRecord, message: &Message, index: usize) -> Vec<Medi
         }
         media.push(say(if pm { Prompt::Pm } else { Prompt::Am }));
     }
-    if message.caller_number.is_empty() {
-        media.push(say(Prompt::UnknownCaller));
-    } else {
-        media.push(say(Prompt::FromPhoneNumber));
-        media.push(Media::Digits(message.caller_number.clone()));
+    // The caller ID is whatever the far end sent: said only if it is a number.
+    match Media::caller_digits(&message.caller_number) {
+        Some(digits) => media.extend([say(Prompt::FromPhoneNumber), digits]),
+        None => media.push(say(Prompt::UnknownCaller)),
     }
     media
 }

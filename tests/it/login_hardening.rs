@@ -345,3 +345,24 @@ async fn two_setups_on_one_temporary_pin_cannot_both_change_it() {
         (PinOrigin::User, false)
     );
 }
+
+/// Also: "no input: reprompt" (SPEC) says why the prompt comes again.
+#[tokio::test]
+async fn silence_hears_no_input_before_each_reprompt() {
+    let app = spawn_app().await;
+    let caller = app.sim.dial(from_outside(&app)).await;
+    hear(&caller, "vm-goodbye").await;
+    let heard = sounds(&caller);
+    assert_eq!(
+        heard,
+        [
+            "voiceportal/enter-mailbox",
+            "voiceportal/no-input",
+            "voiceportal/enter-mailbox",
+            "voiceportal/no-input",
+            "voiceportal/enter-mailbox",
+            "vm-goodbye",
+        ],
+        "{heard:?}"
+    );
+}

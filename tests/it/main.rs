@@ -3,6 +3,7 @@ mod support;
 mod admin;
 mod ari_client;
 mod call_runtime;
+mod caller_id_injection;
 mod cli;
 mod deposit;
 mod email;
