@@ -17,4 +17,5 @@ mod portal;
 mod prompts;
 mod repair;
 mod store_mailboxes;
+mod trace_logs;
 mod websocket;
