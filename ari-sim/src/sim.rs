@@ -112,11 +112,7 @@ impl Simulator {
         self.dial_edited(dial, Some(Box::new(edit))).await
     }
 
-    async fn dial_edited(
-        &self,
-        dial: Dial,
-        edit: Option<StartEdit>,
-    ) -> Caller {
+    async fn dial_edited(&self, dial: Dial, edit: Option<StartEdit>) -> Caller {
         let core = self.core().clone();
         let app = core.config.app.clone();
         let now = core.clock.now_ms();

@@ -15,10 +15,12 @@ use clap::{Args, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use super::messages::{self, Asterisk, MessageAdminError};
+use super::repair::RepairOptions;
 use super::secret::{self, InputError};
 use super::{Admin, AdminError, MailboxFields, MailboxStatus, show};
 use crate::config::Config;
 use crate::domain::{MailboxId, Pin};
+use crate::notify::email::Notifier;
 use crate::store::Store;
 
 /// Exit status after Ctrl-C, as shells report a SIGINT death (128 + 2).
@@ -217,7 +219,7 @@ async fn execute(config: &Config, command: AdminCommand) -> Result<String, CliEr
     let store = Store::connect(&config.redis)
         .await
         .map_err(AdminError::from)?;
-    let admin = Admin::new(config, store)?;
+    let admin = Admin::new(config, store.clone())?;
     let actor = actor();
     let actor = actor.as_str();
     Ok(match command {
@@ -285,7 +287,9 @@ async fn execute(config: &Config, command: AdminCommand) -> Result<String, CliEr
         AdminCommand::Messages(command) => messages_command(config, &admin, actor, command).await?,
         AdminCommand::Repair => {
             let asterisk = asterisk(config)?;
-            let report = admin.repair(actor, &asterisk).await?;
+            let notifier = Notifier::queue_only(&config.email, store.clone());
+            let options = RepairOptions::for_config(config);
+            let report = admin.repair(actor, &asterisk, options, &notifier).await?;
             format!(
                 "repair done; message-waiting lamps republished\n{}",
                 show::repair_report(&report)

@@ -9,11 +9,12 @@
 
 use chrono_tz::Tz;
 
-use super::repair::{self, RepairError, RepairReport};
+use super::repair::{self, RepairError, RepairOptions, RepairReport};
 use super::{Admin, AdminError};
 use crate::ari::{AriClient, AriError, AriErrorKind};
 use crate::config::AriConfig;
 use crate::domain::MailboxId;
+use crate::notify::email::Notifier;
 use crate::notify::mwi::Mwi;
 use crate::store::mailboxes::MailboxRecord;
 use crate::store::messages::{Message, MessageCounts, MessageId};
@@ -254,8 +255,10 @@ impl Admin {
         &self,
         actor: &str,
         asterisk: &Asterisk,
+        options: RepairOptions,
+        notifier: &Notifier,
     ) -> Result<RepairReport, MessageAdminError> {
-        let report = repair::repair(&self.store, &asterisk.client)
+        let report = repair::repair_with(&self.store, &asterisk.client, options, notifier)
             .await
             .map_err(|e| match e {
                 RepairError::Ari(e) => asterisk.error(e),
@@ -267,11 +270,12 @@ impl Admin {
             .await
             .map_err(AdminError::from)?;
         let detail = format!(
-            "indexed={} tombstones_cleared={} dangling_removed={} skipped_live={} \
-             skipped_recent={} skipped_no_mailbox={} failed={}",
+            "indexed={} tombstones_cleared={} dangling_removed={} notified_late={} \
+             skipped_live={} skipped_recent={} skipped_no_mailbox={} failed={}",
             report.indexed,
             report.tombstones_cleared,
             report.dangling_removed,
+            report.notified_late,
             report.skipped_live,
             report.skipped_recent,
             report.skipped_no_mailbox,

@@ -3,9 +3,11 @@
 //! is one Lua script (see `keys`).
 
 pub mod audit;
+pub mod deposits;
 pub mod keys;
 pub mod lockout;
 pub mod mailboxes;
+pub mod mailq;
 pub mod messages;
 pub mod settings;
 

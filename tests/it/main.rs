@@ -12,6 +12,7 @@ mod load;
 mod lockout;
 mod login_hardening;
 mod menu;
+mod message_recovery;
 mod messages;
 mod portal;
 mod prompts;
