@@ -11,6 +11,7 @@
 //! | a deposit record whose lease lapsed, its message indexed | the deposit stopped after indexing, before the e-mail was queued | queue the e-mail, light the lamp |
 //! | a tombstone | a delete stopped before (or while) deleting the audio | delete the audio (404 is fine), clear the tombstone |
 //! | an index entry whose audio is gone | deleted by hand, or lost on the Asterisk side | remove it from the index |
+//! | recordings of a deleted mailbox (`Store::purges`) | Asterisk was away when the mailbox was deleted | delete them all, so a new mailbox of that number inherits nothing |
 //!
 //! # Safe beside live calls, and idempotent
 //!
@@ -75,6 +76,8 @@ pub struct RepairReport {
     pub notified_late: usize,
     /// Deposit records with nothing left to do (audio gone or discarded), removed.
     pub deposits_closed: usize,
+    /// Recordings of deleted mailboxes removed from Asterisk.
+    pub purged: usize,
     /// Items that could not be checked or fixed (logged one by one); the next
     /// pass tries them again.
     pub failed: usize,
@@ -85,7 +88,12 @@ pub struct RepairReport {
 impl RepairReport {
     /// Whether the pass changed anything.
     pub fn changed_anything(&self) -> bool {
-        self.indexed + self.tombstones_cleared + self.dangling_removed + self.notified_late > 0
+        self.indexed
+            + self.tombstones_cleared
+            + self.dangling_removed
+            + self.notified_late
+            + self.purged
+            > 0
     }
 }
 
@@ -179,6 +187,10 @@ pub async fn repair_with(
     }
     let mailboxes = store.mailbox_ids().await?;
     let mut report = RepairReport::default();
+    for number in store.purges().await? {
+        audio.remove(&number);
+        purge(store, client, &number, &stored, &mut report).await?;
+    }
     let mut changed = BTreeSet::new();
     for m in &mailboxes {
         let before = (
@@ -220,6 +232,53 @@ pub async fn repair_with(
     report.skipped_no_mailbox += audio.values().map(Vec::len).sum::<usize>();
     report.changed = sort_numbers(changed);
     Ok(report)
+}
+
+/// Deletes every recording of deleted mailbox `m` (name, greetings, messages),
+/// then lifts its mark. One still being recorded (a deposit that began before
+/// the delete) is left for the next pass, and so is the mark.
+async fn purge(
+    store: &Store,
+    client: &AriClient,
+    m: &MailboxId,
+    stored: &HashSet<String>,
+    report: &mut RepairReport,
+) -> Result<(), RepairError> {
+    if store.mailbox(m).await?.is_some() {
+        // Created again since (after its audio was removed): nothing to purge.
+        store.clear_purge(m).await?;
+        return Ok(());
+    }
+    let prefix = format!("{}/", m.recording("").trim_end_matches('/'));
+    let mut complete = true;
+    for name in stored.iter().filter(|name| name.starts_with(&prefix)) {
+        match client.live_recording(name).await {
+            Ok(_) => {
+                complete = false;
+                report.skipped_live += 1;
+                continue;
+            }
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                complete = false;
+                item_failed(report, "ask whether it is still recording", name, e)?;
+                continue;
+            }
+        }
+        match client.delete_stored_recording(name).await {
+            Ok(()) => report.purged += 1,
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                complete = false;
+                item_failed(report, "delete a recording of a deleted mailbox", name, e)?;
+            }
+        }
+    }
+    if complete {
+        info!(mailbox = %m, "repair: recordings of a deleted mailbox removed");
+        store.clear_purge(m).await?;
+    }
+    Ok(())
 }
 
 /// Mailbox numbers in the order listings use: shorter first, then by digits.
@@ -586,6 +645,7 @@ fn log_report(report: &RepairReport) {
         skipped_no_mailbox,
         notified_late,
         deposits_closed,
+        purged,
         failed,
         ..
     } = report;
@@ -596,6 +656,7 @@ fn log_report(report: &RepairReport) {
             dangling_removed,
             notified_late,
             deposits_closed,
+            purged,
             skipped_live,
             skipped_recent,
             skipped_no_mailbox,

@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use redis::AsyncCommands;
 
-use super::keys::{mailbox_index, mailbox_key};
+use super::keys::{mailbox_index, mailbox_key, purge_index};
 use super::{Store, StoreError};
 use crate::domain::MailboxId;
 
@@ -144,28 +144,44 @@ fn flag(value: bool) -> String {
     if value { "1" } else { "0" }.to_owned()
 }
 
-/// Creates the record only if the mailbox does not exist yet, in one step.
+/// Creates the record only if the mailbox does not exist yet and no deleted
+/// mailbox of that number still has recordings in Asterisk, in one step.
 const CREATE: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('ZSCORE', KEYS[3], ARGV[#ARGV]) then return -2 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'pin_hash', ARGV[1]) end
 redis.call('SADD', KEYS[2], ARGV[#ARGV])
 return 1
 "#;
 
+/// The outcome of [`Store::create_mailbox`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    Created,
+    /// The mailbox exists already: nothing was changed.
+    Exists,
+    /// A mailbox of this number was deleted while its recordings could not be
+    /// removed from Asterisk: a new one would inherit them (messages re-indexed
+    /// by repair, the old greeting played to callers). Nothing was changed;
+    /// remove them first (see `Store::purges`).
+    AudioPending,
+}
+
 impl Store {
-    /// Creates a mailbox; `false` if it exists already (nothing is changed then).
-    /// `pin_hash` is the initial PIN (the org default PIN), if any.
+    /// Creates a mailbox (see [`Created`]). `pin_hash` is the initial PIN (the
+    /// org default PIN), if any.
     pub async fn create_mailbox(
         &self,
         record: &MailboxRecord,
         pin_hash: Option<&str>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Created, StoreError> {
         let create = redis::Script::new(CREATE);
         let mut script = create.prepare_invoke();
         script
             .key(mailbox_key(record.id.as_str(), "box"))
             .key(mailbox_index())
+            .key(purge_index())
             .arg(pin_hash.unwrap_or(""));
         for (name, value) in record.fields() {
             script.arg(name).arg(value);
@@ -177,7 +193,11 @@ impl Store {
             .invoke_async(&mut conn)
             .await
             .map_err(|e| self.error(e))?;
-        Ok(created == 1)
+        Ok(match created {
+            1 => Created::Created,
+            -2 => Created::AudioPending,
+            _ => Created::Exists,
+        })
     }
 
     pub async fn mailbox(&self, id: &MailboxId) -> Result<Option<MailboxRecord>, StoreError> {
@@ -215,15 +235,22 @@ return 1
     }
 
     /// Deletes a mailbox and every key it owns (record, PIN history, message index
-    /// and tombstones, lock); `false` if it did not exist. The audio lives in
-    /// Asterisk: `admin mailbox delete` removes it there.
+    /// and tombstones, lock, deposits); `false` if it did not exist. The audio
+    /// lives in Asterisk: the number is marked for purging in the same step, and
+    /// stays marked until its recordings are known to be gone
+    /// ([`Store::clear_purge`], after `admin mailbox delete` or repair removed
+    /// them).
     pub async fn delete_mailbox(&self, id: &MailboxId) -> Result<bool, StoreError> {
         const DELETE: &str = r#"
 local existed = redis.call('EXISTS', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
 local ids = redis.call('ZRANGE', KEYS[4], 0, -1)
 for _, msg in ipairs(ids) do redis.call('DEL', ARGV[2] .. msg) end
-redis.call('DEL', KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+redis.call('DEL', KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
+if existed == 1 then
+  local t = redis.call('TIME')
+  redis.call('ZADD', KEYS[8], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[1])
+end
 return existed
 "#;
         let mut conn = self.conn.clone();
@@ -234,12 +261,36 @@ return existed
             .key(mailbox_key(id.as_str(), "msgs"))
             .key(mailbox_key(id.as_str(), "lock"))
             .key(mailbox_key(id.as_str(), "tomb"))
+            .key(mailbox_key(id.as_str(), "deposits"))
+            .key(purge_index())
             .arg(id.as_str())
             .arg(mailbox_key(id.as_str(), "msg:"))
             .invoke_async(&mut conn)
             .await
             .map_err(|e| self.error(e))?;
         Ok(existed == 1)
+    }
+
+    /// Numbers of deleted mailboxes whose recordings may still be in Asterisk.
+    pub async fn purges(&self) -> Result<Vec<MailboxId>, StoreError> {
+        let mut conn = self.conn.clone();
+        let raw: Vec<String> = conn
+            .zrange(purge_index(), 0, -1)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(raw
+            .iter()
+            .filter_map(|r| MailboxId::parse(r).ok())
+            .collect())
+    }
+
+    /// The recordings of deleted mailbox `id` are gone from Asterisk.
+    pub async fn clear_purge(&self, id: &MailboxId) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        conn.zrem::<_, _, i64>(purge_index(), id.as_str())
+            .await
+            .map(drop)
+            .map_err(|e| self.error(e))
     }
 
     /// Every mailbox number, sorted.

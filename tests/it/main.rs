@@ -11,6 +11,7 @@ mod entry_points;
 mod load;
 mod lockout;
 mod login_hardening;
+mod mailbox_reuse;
 mod menu;
 mod message_recovery;
 mod messages;

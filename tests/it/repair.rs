@@ -288,11 +288,11 @@ async fn admin_repair_prints_its_report_and_is_audited() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let shown = text(&out.stdout);
     assert!(
-        shown.contains("orphaned audio indexed         1\n"),
+        shown.contains("orphaned audio indexed                 1\n"),
         "{shown}"
     );
     assert!(
-        shown.contains("mailboxes changed              1001\n"),
+        shown.contains("mailboxes changed                      1001\n"),
         "{shown}"
     );
     assert!(
