@@ -180,8 +180,8 @@ enum CliError {
     Messages(#[from] MessageAdminError),
     #[error("{pending}; removing them failed: {source}")]
     StillPending {
-        pending: AdminError,
-        source: MessageAdminError,
+        pending: Box<AdminError>,
+        source: Box<MessageAdminError>,
     },
     #[error(
         "{} exists already: choose another file with --output, or add --force to replace it",
@@ -445,8 +445,8 @@ async fn mailbox(
                         Err(e) => Err(e),
                     };
                     let removed = purged.map_err(|source| CliError::StillPending {
-                        pending: AdminError::AudioPending(id.clone()),
-                        source,
+                        pending: Box::new(AdminError::AudioPending(id.clone())),
+                        source: Box::new(source),
                     })?;
                     out.push_str(&format!(
                         "removed {removed} recordings left in Asterisk by the deleted mailbox {id}\n"
