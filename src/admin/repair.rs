@@ -11,6 +11,7 @@
 //! | a deposit record whose lease lapsed, its message indexed | the deposit stopped after indexing, before the e-mail was queued | queue the e-mail, light the lamp |
 //! | a tombstone | a delete stopped before (or while) deleting the audio | delete the audio (404 is fine), clear the tombstone |
 //! | an index entry whose audio is gone | deleted by hand, or lost on the Asterisk side | remove it from the index |
+//! | a key of the wrong type (`store::damage`) | written by hand or by another program | reported; set aside (a message's key deleted, so its audio is indexed afresh; others renamed `<key>:damaged`), except a lock record, left to `admin unlock` |
 //! | recordings of a deleted mailbox (`Store::purges`) | Asterisk was away when the mailbox was deleted | delete them all, so a new mailbox of that number inherits nothing |
 //!
 //! # Safe beside live calls, and idempotent
@@ -47,6 +48,7 @@ use crate::config::Config;
 use crate::domain::MailboxId;
 use crate::notify::email::Notifier;
 use crate::notify::mwi::Mwi;
+use crate::store::damage::Part;
 use crate::store::deposits::DepositRecord;
 use crate::store::messages::{
     Folder, Message, MessageId, MessageState, RecoverOutcome, message_recording,
@@ -78,6 +80,9 @@ pub struct RepairReport {
     pub deposits_closed: usize,
     /// Recordings of deleted mailboxes removed from Asterisk.
     pub purged: usize,
+    /// Keys of the wrong type found, one line each: the key, its type, and
+    /// what was done.
+    pub damaged: Vec<String>,
     /// Items that could not be checked or fixed (logged one by one); the next
     /// pass tries them again.
     pub failed: usize,
@@ -93,6 +98,7 @@ impl RepairReport {
             + self.dangling_removed
             + self.notified_late
             + self.purged
+            + self.damaged.len()
             > 0
     }
 }
@@ -199,6 +205,7 @@ pub async fn repair_with(
             report.dangling_removed,
         );
         let before = (before, report.notified_late);
+        set_aside_damaged(store, m, &mut report).await?;
         clear_tombstones(store, client, m, &mut report).await?;
         let ids = audio.remove(m).unwrap_or_default();
         let deposits = Deposits::read(store, m, options).await?;
@@ -277,6 +284,30 @@ async fn purge(
     if complete {
         info!(mailbox = %m, "repair: recordings of a deleted mailbox removed");
         store.clear_purge(m).await?;
+    }
+    Ok(())
+}
+
+/// Finds keys of the wrong type, reports each, and sets aside what repair may
+/// (see `store::damage`), before anything else reads them.
+async fn set_aside_damaged(
+    store: &Store,
+    m: &MailboxId,
+    report: &mut RepairReport,
+) -> Result<(), RepairError> {
+    for damaged in store.damaged_keys(m).await? {
+        let done = match damaged.part {
+            Part::Lock => format!("left as is: `voiceportal admin unlock {m}` resets it"),
+            Part::Message => "deleted with its index entry; its audio is indexed again".to_owned(),
+            Part::Data => format!("renamed {}:damaged", damaged.key),
+        };
+        store.set_aside(m, &damaged).await?;
+        warn!(key = %damaged.key, found = %damaged.found, expected = damaged.expected,
+            "repair: a key has the wrong type; {done}");
+        report.damaged.push(format!(
+            "{} is a {}, not a {}: {done}",
+            damaged.key, damaged.found, damaged.expected
+        ));
     }
     Ok(())
 }

@@ -279,7 +279,11 @@ pub fn repair_report(report: &RepairReport) -> String {
         ("failed (see warnings)", report.failed.to_string()),
         ("mailboxes changed", changed),
     ];
-    table(&rows)
+    let mut out = table(&rows);
+    for line in &report.damaged {
+        let _ = writeln!(out, "wrong-type key: {line}");
+    }
+    out
 }
 
 /// `Bob <1002>`, `1002`, `Bob`, or `unknown`.

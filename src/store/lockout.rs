@@ -200,6 +200,13 @@ end
 -- 2. a timed lock that has ended is lifted, strikes back to 0;
 -- 3. strikes at or above the limit lock (expired attempts can get there, and so
 --    can a limit lowered by a configuration change).
+-- A record of the wrong type (written by hand or by another program): the
+-- scripts answer {-9}, which fails closed (locked) and is logged.
+local function damaged()
+  local kind = redis.call('TYPE', key).ok
+  return kind ~= 'hash' and kind ~= 'none'
+end
+
 local function settle(now)
   local s = { strikes = 0, locked = false, locked_until = nil, limit = nil,
               lock_ms = 0, in_flight = 0 }
@@ -274,8 +281,9 @@ end
 /// Returns {0} locked, {2} busy, {1, expires_at_ms} granted.
 const RESERVE: &str = r#"
 local expire_ms = tonumber(ARGV[5])
-redis.call('HSET', key, 'limit', ARGV[1], 'lock_ms', ARGV[2])
 local now = now_ms()
+if damaged() then return { -9 } end
+redis.call('HSET', key, 'limit', ARGV[1], 'lock_ms', ARGV[2])
 local s = settle(now)
 if s.locked then keep(expire_ms, now) return { 0 } end
 if s.strikes + s.in_flight >= s.limit then keep(expire_ms, now) return { 2 } end
@@ -293,8 +301,9 @@ return { 1, expires }
 /// being checked: the guess was still made). Gone and expired means the expiry
 /// counted it already, in `settle` of this script or of an earlier one.
 const FINISH: &str = r#"
-redis.call('HSET', key, 'limit', ARGV[1], 'lock_ms', ARGV[2])
 local now = now_ms()
+if damaged() then return { -9 } end
+redis.call('HSET', key, 'limit', ARGV[1], 'lock_ms', ARGV[2])
 local s = settle(now)
 local was_in_flight = redis.call('HDEL', key, 'a:' .. ARGV[3]) == 1
 if was_in_flight then s.in_flight = s.in_flight - 1 end
@@ -316,8 +325,9 @@ return reply(s)
 /// One strike with no reservation: a guess made another way than at the PIN
 /// prompt (see `Access::check_new_pin`). ARGV: limit, lock_ms, expire_ms.
 const STRIKE: &str = r#"
-redis.call('HSET', key, 'limit', ARGV[1], 'lock_ms', ARGV[2])
 local now = now_ms()
+if damaged() then return { -9 } end
+redis.call('HSET', key, 'limit', ARGV[1], 'lock_ms', ARGV[2])
 local s = settle(now)
 s.strikes = s.strikes + 1
 redis.call('HSET', key, 'strikes', s.strikes)
@@ -328,6 +338,7 @@ return reply(s)
 
 /// No ARGV. Returns reply(s) after applying expiries with the stored policy.
 const STATUS: &str = r#"
+if damaged() then return { -9 } end
 local s = settle(now_ms())
 tidy(s)
 return reply(s)
@@ -361,8 +372,22 @@ fn count(raw: Option<&i64>) -> u32 {
     raw.and_then(|v| u32::try_from(*v).ok()).unwrap_or(0)
 }
 
-/// Decodes `reply(s)`: {strikes, locked, locked_until_ms or -1}.
+/// The scripts' answer for a record of the wrong type.
+const DAMAGED: i64 = -9;
+
+/// A damaged record fails closed: read as locked, and said in the log with the
+/// key, which `admin repair` reports and `admin unlock` replaces.
+fn damaged(subject: &LockSubject) {
+    tracing::error!(key = %subject.key(), %subject,
+        "the strikes record has the wrong type: treated as locked; `voiceportal admin unlock` resets it");
+}
+
+/// Decodes `reply(s)`: {strikes, locked, locked_until_ms or -1}; a damaged
+/// record reads as locked.
 fn decode_state(raw: &[i64]) -> (u32, bool, Option<DateTime<Utc>>) {
+    if raw.first() == Some(&DAMAGED) {
+        return (0, true, None);
+    }
     let strikes = count(raw.first());
     let locked = raw.get(1).copied() == Some(1);
     let locked_until = raw
@@ -400,6 +425,10 @@ impl Store {
                 expires_at_ms: *expires_at_ms,
             }),
             [2] => Reservation::Busy,
+            [DAMAGED] => {
+                damaged(subject);
+                Reservation::Locked
+            }
             // Only {0} remains; anything unexpected errs on the safe side.
             _ => Reservation::Locked,
         })
@@ -435,6 +464,9 @@ impl Store {
             .invoke_async(&mut conn)
             .await
             .map_err(|e| self.error(e))?;
+        if raw.first() == Some(&DAMAGED) {
+            damaged(subject);
+        }
         let (strikes, locked, _) = decode_state(&raw);
         Ok(AttemptResult { strikes, locked })
     }

@@ -340,12 +340,18 @@ return existed
         Ok(hash.filter(|h| !h.is_empty()))
     }
 
-    /// The hashes of the last PINs, newest first.
+    /// The hashes of the last PINs, newest first. A history of the wrong type
+    /// (damaged) reads as empty, logged: the owner can still change their PIN,
+    /// and the next change starts a new history.
     pub async fn pin_history(&self, id: &MailboxId) -> Result<Vec<String>, StoreError> {
+        let key = mailbox_key(id.as_str(), "pins");
+        if !self.has_type(&key, "list").await? {
+            tracing::error!(key = %key,
+                "the PIN history has the wrong type: ignored, and replaced at the next PIN change");
+            return Ok(Vec::new());
+        }
         let mut conn = self.conn.clone();
-        conn.lrange(mailbox_key(id.as_str(), "pins"), 0, -1)
-            .await
-            .map_err(|e| self.error(e))
+        conn.lrange(key, 0, -1).await.map_err(|e| self.error(e))
     }
 
     /// Replaces the PIN of an existing mailbox in one step: the hash, its origin,
@@ -362,6 +368,7 @@ return existed
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'pin_hash', ARGV[1], 'pin_origin', ARGV[2], 'must_change', ARGV[3])
 if ARGV[2] == 'user' and tonumber(ARGV[4]) > 0 then
+  if redis.call('TYPE', KEYS[2]).ok ~= 'list' then redis.call('DEL', KEYS[2]) end
   redis.call('LPUSH', KEYS[2], ARGV[1])
   redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[4]) - 1)
 end
@@ -400,6 +407,7 @@ local current = redis.call('HGET', KEYS[1], 'pin_hash') or ''
 if current ~= ARGV[1] then return -1 end
 redis.call('HSET', KEYS[1], 'pin_hash', ARGV[2], 'pin_origin', 'user', 'must_change', '0')
 if tonumber(ARGV[3]) > 0 then
+  if redis.call('TYPE', KEYS[2]).ok ~= 'list' then redis.call('DEL', KEYS[2]) end
   redis.call('LPUSH', KEYS[2], ARGV[2])
   redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
 end

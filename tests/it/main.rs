@@ -5,6 +5,7 @@ mod ari_client;
 mod call_runtime;
 mod caller_id_injection;
 mod cli;
+mod damaged_keys;
 mod deposit;
 mod email;
 mod entry_points;
