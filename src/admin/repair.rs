@@ -208,13 +208,13 @@ pub async fn repair_with(
         set_aside_damaged(store, m, &mut report).await?;
         clear_tombstones(store, client, m, &mut report).await?;
         let ids = audio.remove(m).unwrap_or_default();
-        let deposits = Deposits::read(store, m, options).await?;
+        let mut deposits = Deposits::read(store, m, options).await?;
         index_orphans(
             store,
             client,
             m,
             ids,
-            &deposits,
+            &mut deposits,
             options,
             notifier,
             &mut report,
@@ -429,7 +429,7 @@ async fn index_orphans(
     client: &AriClient,
     m: &MailboxId,
     ids: Vec<MessageId>,
-    deposits: &Deposits,
+    deposits: &mut Deposits,
     options: RepairOptions,
     notifier: &Notifier,
     report: &mut RepairReport,
@@ -483,6 +483,8 @@ async fn index_orphans(
                     "repair: indexed a message whose deposit did not finish");
                 report.indexed += 1;
                 notify(store, notifier, m, &message).await?;
+                // Its deposit is finished: not one for `finish_deposits`.
+                deposits.lapsed.remove(&message.id);
             }
             RecoverOutcome::AlreadyKnown => {}
             RecoverOutcome::NoMailbox => report.skipped_no_mailbox += 1,
