@@ -4,8 +4,12 @@
 //! extension"), "leave your message after the tone"; during it `*` logs the owner
 //! in, `0` reaches the operator (if configured), `#` skips to the beep. The message
 //! is recorded straight into its final stored recording, then indexed: audio first,
-//! so a crash in between leaves audio that `admin repair` finds again, never an
-//! index entry without audio. A hang-up at any point after the beep sends.
+//! so a crash in between leaves audio that repair finds again, never an index
+//! entry without audio. Who called and when is written to Redis before the audio
+//! exists, under a lease renewed while the call runs (`store::deposits`), so the
+//! repair that `serve` runs periodically can finish a deposit whose instance died
+//! or could not reach Redis: index, lamp and e-mail. A hang-up at any point after
+//! the beep sends.
 
 use std::time::Duration;
 

@@ -336,17 +336,21 @@ impl Mailer {
         })
     }
 
-    /// Claims due jobs and sends them, at most `concurrency` at a time.
+    /// Claims due jobs and sends them, at most `concurrency` at a time. The
+    /// sends are this task's own: aborting it (the service stopping) stops them,
+    /// and their jobs come back once their claims lapse.
     async fn run(self: Arc<Self>, wake: Arc<Notify>) {
         let slots = Arc::new(Semaphore::new(self.concurrency));
+        let mut sending = tokio::task::JoinSet::new();
         loop {
+            while sending.try_join_next().is_some() {}
             let Ok(slot) = slots.clone().acquire_owned().await else {
                 return;
             };
             let idle = match self.store.claim_mail(self.claim).await {
                 Ok(Claim::Job(job)) => {
                     let this = self.clone();
-                    tokio::spawn(async move {
+                    sending.spawn(async move {
                         this.deliver(job).await;
                         drop(slot);
                     });
