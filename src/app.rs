@@ -73,19 +73,31 @@ impl App {
                 false
             }
         };
+        let notifier =
+            match Mailer::spawn(&self.config.email, self.client.clone(), self.store.clone()) {
+                Ok(notifier) => notifier,
+                Err(e) => {
+                    warn!(error = %e, "e-mail notification off: cannot start the mailer");
+                    Notifier::disabled()
+                }
+            };
         // Message repair and the lamps, before serving when Asterisk answers (so
-        // the first caller finds a consistent mailbox), else in the background once
-        // it does. Never fails the start: see `admin::repair::startup_pass`.
+        // the first caller finds a consistent mailbox), then every
+        // `repair.interval` for as long as we serve, so that what a crash or a
+        // Redis outage left behind is finished without anyone asking. Never
+        // fails the start: see `admin::repair::pass`.
         let mwi = Mwi::new(self.client.clone(), &self.config.portal.mwi_context);
         let first_pass = if reachable {
-            repair::startup_pass(&self.store, &self.client, &mwi).await
+            repair::pass(&self.store, &self.client, &mwi, &notifier, &self.config).await
         } else {
             repair::PassOutcome::AsteriskUnreachable
         };
-        let _maintenance = AbortOnDrop(tokio::spawn(repair::later_passes(
+        let _maintenance = AbortOnDrop(tokio::spawn(repair::periodic(
             self.store.clone(),
             self.client.clone(),
             mwi,
+            notifier.clone(),
+            self.config.clone(),
             first_pass,
         )));
         let (items_tx, items_rx) = mpsc::unbounded_channel();
@@ -94,13 +106,6 @@ impl App {
             self.config.ari.clone(),
             items_tx,
         )));
-        let notifier = match Mailer::spawn(&self.config.email, self.client.clone()) {
-            Ok(notifier) => notifier,
-            Err(e) => {
-                warn!(error = %e, "e-mail notification off: cannot start the mailer");
-                Notifier::disabled()
-            }
-        };
         let handler = Arc::new(Flows {
             config: self.config.clone(),
             store: self.store.clone(),

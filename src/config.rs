@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::domain::{HashCost, Language, PinPolicy, ReceptionistConfig};
-use crate::store::lockout::LockoutPolicy;
+use crate::domain::template::Template;
+use crate::domain::{HashCost, Language, LockoutPolicy, PinPolicy, ReceptionistConfig};
 
 /// Environment variable naming the config file when `--config` is not given.
 pub const CONFIG_FILE_ENV: &str = "VOICEPORTAL_CONFIG";
@@ -74,6 +74,7 @@ pub struct Config {
     pub receptionist: ReceptionistConfig,
     pub import: ImportConfig,
     pub email: EmailConfig,
+    pub repair: RepairConfig,
     pub security: SecurityConfig,
     pub pin_policy: PinPolicy,
     pub lockout: LockoutPolicy,
@@ -98,6 +99,13 @@ pub struct PortalConfig {
     /// dialplan, with a forged caller ID, is not trusted. Empty: context only
     /// (only safe when no untrusted call can ever reach a trusted context).
     pub own_phone_channel: String,
+    /// Whether the org default PIN opens a mailbox still on it from any phone.
+    /// Off (the default), it works only from the owner's own phone (a trusted
+    /// context and `own_phone_channel`); anywhere else it is a wrong PIN. Every
+    /// employee knows the default PIN, so turned on, anyone who learns it (a
+    /// colleague, a former employee, an outsider) can call in and take over
+    /// every mailbox whose owner has not logged in yet, choosing its PIN.
+    pub default_pin_from_any_phone: bool,
     /// Wrong PINs allowed in one call before goodbye (SPEC: 3).
     pub max_attempts_per_call: u32,
     /// Prompt language of mailboxes that do not set one.
@@ -113,6 +121,7 @@ impl Default for PortalConfig {
             number: "8500".into(),
             trusted_contexts: vec!["from-phones".into()],
             own_phone_channel: "PJSIP/{number}".into(),
+            default_pin_from_any_phone: false,
             max_attempts_per_call: 3,
             default_language: Language::En,
             mwi_context: "default".into(),
@@ -135,6 +144,18 @@ pub struct DepositConfig {
     pub min_message: Duration,
     /// Messages (new and old) a mailbox holds before "mailbox full".
     pub max_messages: u32,
+    /// How long a deposit keeps trying to index a message while Redis does not
+    /// answer (backing off up to a few seconds between tries). The caller is
+    /// told the message is saved as soon as its audio is stored; if Redis is
+    /// away longer, the periodic repair indexes it, lights the lamp and sends the
+    /// e-mail once Redis is back.
+    #[serde(with = "humantime_serde")]
+    pub index_retry_for: Duration,
+    /// A deposit in progress holds a lease on its record (caller, time, e-mail
+    /// owed), renewed every third of this while the call runs. When the
+    /// instance dies, repair finishes its deposits once the lease lapses.
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
     /// Where `0` during a greeting sends the caller; absent: `0` does nothing.
     pub operator: Option<OperatorConfig>,
 }
@@ -146,6 +167,8 @@ impl Default for DepositConfig {
             max_silence: Duration::from_secs(10),
             min_message: Duration::from_secs(1),
             max_messages: 100,
+            index_retry_for: Duration::from_secs(120),
+            lease: Duration::from_secs(30),
             operator: None,
         }
     }
@@ -216,6 +239,15 @@ pub struct EmailConfig {
     pub retry_initial: Duration,
     #[serde(with = "humantime_serde")]
     pub retry_max: Duration,
+    /// Longest one SMTP command may take: a server that stops answering costs a
+    /// worker this long, then the mail is retried later.
+    #[serde(with = "humantime_serde")]
+    pub smtp_timeout: Duration,
+    /// Mails sent at the same time (each a worker with its own connection).
+    pub concurrency: usize,
+    /// Notifications waiting in Redis at most; beyond, new ones are dropped
+    /// (logged) rather than pile up while the mail server is away.
+    pub queue_max: usize,
 }
 
 impl Default for EmailConfig {
@@ -240,6 +272,28 @@ impl Default for EmailConfig {
             max_attempts: 5,
             retry_initial: Duration::from_secs(5),
             retry_max: Duration::from_secs(300),
+            smtp_timeout: Duration::from_secs(30),
+            concurrency: 4,
+            queue_max: 10_000,
+        }
+    }
+}
+
+/// The repair pass run by `serve` (also at start-up): it makes the message
+/// index and Asterisk's recordings agree, finishes what crashed deposits left
+/// (indexing, lamp, e-mail) and republishes every lamp.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RepairConfig {
+    /// Time between two passes.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+}
+
+impl Default for RepairConfig {
+    fn default() -> Self {
+        RepairConfig {
+            interval: Duration::from_secs(300),
         }
     }
 }
@@ -534,6 +588,15 @@ impl Config {
                 "must be shorter than deposit.max_message",
             ));
         }
+        if self.deposit.lease < Duration::from_millis(300) {
+            return Err(invalid("deposit.lease", "must be at least 300ms"));
+        }
+        if self.deposit.index_retry_for.is_zero() {
+            return Err(invalid("deposit.index_retry_for", "must be above zero"));
+        }
+        if self.repair.interval < Duration::from_secs(1) {
+            return Err(invalid("repair.interval", "must be at least 1s"));
+        }
         if self.deposit.max_messages == 0 {
             return Err(invalid("deposit.max_messages", "must be at least 1"));
         }
@@ -623,17 +686,26 @@ fn validate_email(email: &EmailConfig) -> Result<(), ConfigError> {
             format!("`{}` is not an e-mail address: {e}", email.from),
         ));
     }
-    if let Err(e) = crate::notify::email::Template::parse(&email.subject) {
+    if let Err(e) = Template::parse(&email.subject) {
         return Err(invalid("email.subject", e.to_string()));
     }
     if email.subject.contains(['\r', '\n']) {
         return Err(invalid("email.subject", "must be a single line"));
     }
-    if let Err(e) = crate::notify::email::Template::parse(&email.body) {
+    if let Err(e) = Template::parse(&email.body) {
         return Err(invalid("email.body", e.to_string()));
     }
     if email.max_attempts == 0 {
         return Err(invalid("email.max_attempts", "must be at least 1"));
+    }
+    if email.smtp_timeout.is_zero() {
+        return Err(invalid("email.smtp_timeout", "must be above zero"));
+    }
+    if email.concurrency == 0 || email.concurrency > 64 {
+        return Err(invalid("email.concurrency", "must be 1 to 64"));
+    }
+    if email.queue_max == 0 {
+        return Err(invalid("email.queue_max", "must be at least 1"));
     }
     if email.retry_initial.is_zero() || email.retry_initial > email.retry_max {
         return Err(invalid(

@@ -16,10 +16,12 @@ use tracing_subscriber::EnvFilter;
 
 use super::import::{ImportError, ImportOptions};
 use super::messages::{self, Asterisk, MessageAdminError};
+use super::repair::RepairOptions;
 use super::secret::{self, InputError};
 use super::{Admin, AdminError, MailboxFields, MailboxStatus, show};
 use crate::config::Config;
-use crate::domain::{MailboxId, Pin};
+use crate::domain::Pin;
+use crate::notify::email::Notifier;
 use crate::store::Store;
 
 /// Exit status after Ctrl-C, as shells report a SIGINT death (128 + 2).
@@ -51,7 +53,12 @@ pub enum AdminCommand {
     #[command(subcommand)]
     PortalPasscode(PortalPasscodeCommand),
     /// Show a mailbox's status; without a mailbox, the portal's.
-    Status { mailbox: Option<String> },
+    Status {
+        mailbox: Option<String>,
+        /// One JSON object (stable field names), for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the newest audit entries, oldest first.
     Audit {
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -102,7 +109,12 @@ pub enum ImportCommand {
 #[derive(Debug, Subcommand)]
 pub enum MessagesCommand {
     /// List a mailbox's messages, oldest first, dated in its time zone.
-    List { mailbox: String },
+    List {
+        mailbox: String,
+        /// One JSON object (stable field names), for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Save a message's audio (WAV) to a file.
     Download {
         mailbox: String,
@@ -139,8 +151,12 @@ pub enum MailboxCommand {
     },
     /// Delete a mailbox with its PIN history, strikes and message index.
     Delete { number: String },
-    /// List every mailbox.
-    List,
+    /// List every mailbox, with its message counts.
+    List {
+        /// A JSON array (stable field names), for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show one mailbox (same as `admin status <mailbox>`).
     Show { number: String },
 }
@@ -195,6 +211,11 @@ enum CliError {
     Input(#[from] InputError),
     #[error(transparent)]
     Messages(#[from] MessageAdminError),
+    #[error("{pending}; removing them failed: {source}")]
+    StillPending {
+        pending: Box<AdminError>,
+        source: Box<MessageAdminError>,
+    },
     #[error(
         "{} exists already: choose another file with --output, or add --force to replace it",
         path.display()
@@ -254,7 +275,7 @@ async fn execute(config: &Config, command: AdminCommand) -> Result<String, CliEr
     let store = Store::connect(&config.redis)
         .await
         .map_err(AdminError::from)?;
-    let admin = Admin::new(config, store)?;
+    let admin = Admin::new(config, store.clone())?;
     let actor = actor();
     let actor = actor.as_str();
     Ok(match command {
@@ -316,8 +337,26 @@ async fn execute(config: &Config, command: AdminCommand) -> Result<String, CliEr
         }
         AdminCommand::Status {
             mailbox: Some(number),
-        } => show::mailbox(&admin.status(&number).await?),
-        AdminCommand::Status { mailbox: None } => show::portal(&admin.portal_status().await?),
+            json,
+        } => {
+            let status = admin.status(&number).await?;
+            if json {
+                show::json(&show::mailbox_json(&status))
+            } else {
+                show::mailbox(&status)
+            }
+        }
+        AdminCommand::Status {
+            mailbox: None,
+            json,
+        } => {
+            let status = admin.portal_status().await?;
+            if json {
+                show::json(&show::portal_json(&status))
+            } else {
+                show::portal(&status)
+            }
+        }
         AdminCommand::Audit { count } => show::audit(&admin.audit_log(count as usize).await?),
         AdminCommand::Messages(command) => messages_command(config, &admin, actor, command).await?,
         AdminCommand::Import(ImportCommand::AppVoicemail {
@@ -347,7 +386,9 @@ async fn execute(config: &Config, command: AdminCommand) -> Result<String, CliEr
         }
         AdminCommand::Repair => {
             let asterisk = asterisk(config)?;
-            let report = admin.repair(actor, &asterisk).await?;
+            let notifier = Notifier::queue_only(&config.email, store.clone());
+            let options = RepairOptions::for_config(config);
+            let report = admin.repair(actor, &asterisk, options, &notifier).await?;
             format!(
                 "repair done; message-waiting lamps republished\n{}",
                 show::repair_report(&report)
@@ -369,8 +410,13 @@ async fn messages_command(
     command: MessagesCommand,
 ) -> Result<String, CliError> {
     Ok(match command {
-        MessagesCommand::List { mailbox } => {
-            show::messages(&admin.list_messages(actor, &mailbox).await?)
+        MessagesCommand::List { mailbox, json } => {
+            let listing = admin.list_messages(&mailbox).await?;
+            if json {
+                show::json(&show::messages_json(&listing))
+            } else {
+                show::messages(&listing)
+            }
         }
         MessagesCommand::Download {
             mailbox,
@@ -447,12 +493,37 @@ async fn mailbox(
     admin: &Admin,
     actor: &str,
     command: MailboxCommand,
-) -> Result<String, AdminError> {
+) -> Result<String, CliError> {
     Ok(match command {
         MailboxCommand::Create { number, fields } => {
-            let record = admin.create_mailbox(actor, &number, &fields.into()).await?;
+            let fields: MailboxFields = fields.into();
+            let mut out = String::new();
+            let record = match admin.create_mailbox(actor, &number, &fields).await {
+                // The recordings of a deleted mailbox of that number are still
+                // in Asterisk: remove them now, then create.
+                Err(AdminError::AudioPending(id)) => {
+                    let purged = match asterisk(config) {
+                        Ok(asterisk) => admin.purge(&asterisk, id.as_str()).await,
+                        Err(e) => Err(e),
+                    };
+                    let removed = purged.map_err(|source| CliError::StillPending {
+                        pending: Box::new(AdminError::AudioPending(id.clone())),
+                        source: Box::new(source),
+                    })?;
+                    out.push_str(&format!(
+                        "removed {removed} recordings left in Asterisk by the deleted mailbox {id}\n"
+                    ));
+                    admin.create_mailbox(actor, &number, &fields).await?
+                }
+                other => other?,
+            };
             let status = admin.status(record.id.as_str()).await?;
-            format!("created mailbox {}\n{}", record.id, show::mailbox(&status))
+            out.push_str(&format!(
+                "created mailbox {}\n{}",
+                record.id,
+                show::mailbox(&status)
+            ));
+            out
         }
         MailboxCommand::Update { number, fields } => {
             let record = admin.update_mailbox(actor, &number, &fields.into()).await?;
@@ -463,24 +534,32 @@ async fn mailbox(
             admin.delete_mailbox(actor, &number).await?;
             let mut out = format!("deleted mailbox {}\n", number.trim());
             // The mailbox is gone; its audio in Asterisk goes next. Asterisk being
-            // away leaves files behind, which the administrator is told about.
-            // `delete_mailbox` parsed the number already, so parsing succeeds.
-            let removed = match (asterisk(config), MailboxId::parse(&number)) {
-                (Ok(asterisk), Ok(id)) => asterisk.remove_mailbox_audio(&id).await,
-                (Err(e), _) => Err(e),
-                (_, Err(_)) => Ok(0),
+            // away leaves files behind: the number stays marked, no mailbox of
+            // that number can be created before they are gone, and repair (or
+            // the next `mailbox create`) removes them.
+            let removed = match asterisk(config) {
+                Ok(asterisk) => admin.purge(&asterisk, &number).await,
+                Err(e) => Err(e),
             };
             match removed {
                 Ok(n) => out.push_str(&format!("removed {n} recordings from Asterisk\n")),
                 Err(e) => out.push_str(&format!(
-                    "warning: its recordings in Asterisk were not removed ({e}); \
-                     delete voiceportal/{}/ from Asterisk's recordings directory\n",
+                    "warning: its recordings in Asterisk were not removed ({e}); they will be \
+                     by `voiceportal admin repair` (run by the service too) or before a new \
+                     mailbox {} is created\n",
                     number.trim()
                 )),
             }
             out
         }
-        MailboxCommand::List => show::mailbox_list(&admin.list_mailboxes().await?),
+        MailboxCommand::List { json } => {
+            let listing = admin.list_mailboxes_with_counts().await?;
+            if json {
+                show::json(&show::mailbox_list_json(&listing))
+            } else {
+                show::mailbox_list(&listing)
+            }
+        }
         MailboxCommand::Show { number } => show::mailbox(&admin.status(&number).await?),
     })
 }

@@ -16,6 +16,15 @@ pub enum AdminError {
     UnknownMailbox(MailboxId),
     #[error("mailbox {0} already exists")]
     MailboxExists(MailboxId),
+    /// A mailbox of this number was deleted while Asterisk could not be
+    /// reached: its recordings are still there, and a new mailbox would inherit
+    /// them (old messages re-indexed, the old greeting played).
+    #[error(
+        "mailbox {0} was deleted while Asterisk could not be reached and its recordings are \
+         still there; they must be removed before a new mailbox {0} is created (start Asterisk \
+         and try again, or run `voiceportal admin repair`)"
+    )]
+    AudioPending(MailboxId),
     #[error("invalid mailbox number: {0}")]
     BadNumber(#[from] MailboxIdError),
     /// Entering the portal's number at the mailbox prompt leads to the admin

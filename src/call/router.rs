@@ -309,7 +309,7 @@ impl<H: CallHandler> Router<H> {
 
 /// Last resort when the call task itself failed: play without waiting, hang up after.
 async fn apologise_blind(client: &AriClient, channel: &str, apology: &[Media]) {
-    let uris: Vec<String> = apology.iter().map(Media::uri).collect();
+    let uris: Vec<String> = apology.iter().filter_map(Media::uri).collect();
     let id = format!("vp-{}-apology-{channel}", std::process::id());
     if client.play(channel, &id, &uris, None).await.is_ok() {
         tokio::time::sleep(Duration::from_secs(3)).await;

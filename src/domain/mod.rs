@@ -3,13 +3,16 @@
 
 pub mod entry;
 pub mod hostname;
+pub mod lockout;
 pub mod mailbox;
 pub mod pin;
 pub mod pin_hash;
 pub mod prompts;
 pub mod receptionist;
+pub mod template;
 
 pub use entry::{EntryError, EntryPoint};
+pub use lockout::LockoutPolicy;
 pub use mailbox::{MailboxId, MailboxIdError};
 pub use pin::{Pin, PinPolicy, PinRejection};
 pub use pin_hash::{HashCost, HashError, PinHasher};

@@ -223,8 +223,13 @@ catalogue! {
     PinSequence => "voiceportal/pin-sequence",
     /// "Your PIN cannot contain your mailbox number, forwards or backwards."
     PinIsMailboxNumber => "voiceportal/pin-mailbox-number",
-    /// "Your PIN cannot be your organisation's default PIN."
-    PinIsDefault => "voiceportal/pin-default",
+    /// "That PIN cannot be used. Please choose a different one." For the org
+    /// default PIN, refused without naming it so that a logged-in caller cannot
+    /// use the refusal to test guesses of it.
+    PinNotAllowed => "voiceportal/pin-not-allowed",
+    /// "Your PIN was changed in another call meanwhile. Please call again and
+    /// log in with your new PIN." Two calls in set-up on one PIN: the second.
+    PinChangedMeanwhile => "voiceportal/pin-changed-meanwhile",
     /// "Your PIN cannot be one of your recent PINs."
     PinRecentlyUsed => "voiceportal/pin-recent",
     /// "After the tone say your name and then press the pound key."
@@ -424,7 +429,7 @@ impl Prompt {
             PinRejection::RepeatedDigit => Prompt::PinRepeatedDigit,
             PinRejection::Sequence => Prompt::PinSequence,
             PinRejection::MailboxNumber => Prompt::PinIsMailboxNumber,
-            PinRejection::DefaultPin => Prompt::PinIsDefault,
+            PinRejection::DefaultPin => Prompt::PinNotAllowed,
             PinRejection::RecentlyUsed => Prompt::PinRecentlyUsed,
         }
     }
@@ -521,7 +526,8 @@ mod tests {
                 | Prompt::PinRepeatedDigit
                 | Prompt::PinSequence
                 | Prompt::PinIsMailboxNumber
-                | Prompt::PinIsDefault
+                | Prompt::PinNotAllowed
+                | Prompt::PinChangedMeanwhile
                 | Prompt::PinRecentlyUsed
                 | Prompt::RecordName
                 | Prompt::Review
@@ -599,8 +605,8 @@ mod tests {
 
     #[test]
     fn all_lists_every_variant_once() {
-        assert_eq!(declared_variants(), 99);
-        assert_eq!(Prompt::ALL.len(), 99);
+        assert_eq!(declared_variants(), 100);
+        assert_eq!(Prompt::ALL.len(), 100);
         let distinct: HashSet<Prompt> = Prompt::ALL.iter().copied().collect();
         assert_eq!(
             distinct.len(),

@@ -10,7 +10,7 @@
 use tracing::{info, warn};
 
 use super::Flows;
-use super::ask::{ask, backend, goodbye, pin_entry, say};
+use super::ask::{ask, backend, goodbye, login_pin_entry, say, typed_pin};
 use super::receptionist::stock_greeting;
 use super::review::record_with_review;
 use crate::access::Verdict;
@@ -26,11 +26,11 @@ pub fn greeting_recording(greeting: &str) -> String {
 pub async fn run(flows: &Flows, call: &mut Call) -> Result<(), CallError> {
     let max_attempts = flows.config.portal.max_attempts_per_call;
     for attempt in 1..=max_attempts {
-        let Some(entry) = ask(call, &[say(Prompt::EnterAdminPasscode)], &pin_entry(flows)).await?
+        let Some(entry) = ask(call, &[say(Prompt::EnterAdminPasscode)], &login_pin_entry()).await?
         else {
             return goodbye(call).await;
         };
-        let verdict = match Pin::parse(&entry.digits) {
+        let verdict = match typed_pin(&entry, Pin::MAX_LEN) {
             Ok(passcode) => flows.access.admin_login(&passcode).await.map_err(backend)?,
             Err(_) => Verdict::Wrong,
         };
@@ -70,7 +70,10 @@ async fn greetings_menu(flows: &Flows, call: &mut Call) -> Result<(), CallError>
         if number.digits.is_empty() && number.end == CollectEnd::Terminator {
             number.digits = receptionist.default_greeting.clone();
         }
-        if number.digits.is_empty() || !number.digits.bytes().all(|b| b.is_ascii_digit()) {
+        if number.overflow
+            || number.digits.is_empty()
+            || !number.digits.bytes().all(|b| b.is_ascii_digit())
+        {
             call.play(&[say(Prompt::InvalidOption)]).await?;
             continue;
         }

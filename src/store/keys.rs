@@ -11,7 +11,10 @@
 //! | `vp:{<mailbox>}:imported` | hash | app_voicemail messages already imported: ledger key -> message id (see `imports`), so a second import adds none twice |
 //! | `vp:{portal}:settings` | hash | org-wide settings: the org default PIN's hash, the portal passcode's hash |
 //! | `vp:{portal}:lock` | hash | strikes and lock of the portal passcode (see `lockout`) |
+//! | `vp:{<mailbox>}:deposits` | hash | deposits in progress: caller, time, lease (see `deposits`) |
 //! | `vp:mailboxes` | set | every provisioned mailbox number |
+//! | `vp:purge` | sorted set | numbers of deleted mailboxes whose recordings are still in Asterisk, scored by deletion time (ms) |
+//! | `vp:mail:*` | | the e-mail notification queue (see `mailq`) |
 //! | `vp:audit` | stream | admin actions (who, when, what; never a PIN) |
 //!
 //! The braces are a Redis Cluster hash tag: all keys of a mailbox land in one slot,
@@ -50,6 +53,12 @@ pub fn imports_ledger(mailbox: &str) -> String {
 /// The set of every provisioned mailbox number.
 pub fn mailbox_index() -> String {
     format!("{PREFIX}:mailboxes")
+}
+
+/// Deleted mailboxes whose recordings are not known to be gone from Asterisk:
+/// no mailbox of the same number may be created until they are.
+pub fn purge_index() -> String {
+    format!("{PREFIX}:purge")
 }
 
 /// The hash tag of the portal's own keys. A mailbox number is digits only, so it

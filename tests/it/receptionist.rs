@@ -228,7 +228,9 @@ async fn silence_is_reprompted_then_the_operator_or_goodbye() {
         heard(&caller),
         [
             "receptionist-welcome",
+            "no-input",
             "receptionist-welcome",
+            "no-input",
             "receptionist-welcome",
             "vm-goodbye"
         ]

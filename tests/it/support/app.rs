@@ -13,6 +13,7 @@ use voiceportal::domain::HashCost;
 use voiceportal::store::Store;
 
 use super::redis::TestRedis;
+use super::redis_proxy::RedisProxy;
 
 /// How long tests wait for something the service should do promptly.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -36,6 +37,23 @@ pub async fn spawn_app_with(sim_config: SimConfig, tweak: impl FnOnce(&mut Confi
     spawn_app_on(sim_config, &TestRedis::fresh(), tweak).await
 }
 
+/// The service reaching its fresh Redis through a proxy the test can stall or
+/// take down; the test's own store is connected directly.
+pub async fn spawn_app_behind_proxy(
+    sim_config: SimConfig,
+    tweak: impl FnOnce(&mut Config),
+) -> (TestApp, RedisProxy) {
+    let redis = TestRedis::fresh();
+    let proxy = RedisProxy::start(&redis.url).await;
+    let url = proxy.url.clone();
+    let app = spawn_app_on(sim_config, &redis, move |config| {
+        config.redis.url = url;
+        tweak(config);
+    })
+    .await;
+    (app, proxy)
+}
+
 /// A second service instance, with its own Asterisk, sharing `first`'s Redis.
 pub async fn spawn_second_instance(first: &TestApp) -> TestApp {
     let redis = TestRedis {
@@ -54,9 +72,13 @@ async fn spawn_app_on(
         .expect("start the ARI simulator");
     let mut config = test_config(&sim, redis);
     tweak(&mut config);
-    let store = Store::connect(&config.redis)
-        .await
-        .expect("connect the test store");
+    // The test's own view of Redis is direct, even when the service goes
+    // through a proxy (see `spawn_app_behind_proxy`).
+    let store = Store::connect(&voiceportal::config::RedisConfig {
+        url: redis.url.clone(),
+    })
+    .await
+    .expect("connect the test store");
     let mut app = TestApp {
         sim,
         config,

@@ -4,6 +4,7 @@ pub mod fixtures;
 pub mod logs;
 pub mod probe;
 pub mod redis;
+pub mod redis_proxy;
 pub mod smtp;
 
 use ari_sim::Simulator;
