@@ -198,12 +198,22 @@ async fn a_spoken_message_lights_the_lamp_is_heard_and_deleted() {
     heard.prompt("sound:vm-goodbye").await;
     assert!(call.wait_hung_up(WAIT).await);
     stack.phones.wait_lamp("1001", false).await;
-    let left = std::fs::read_dir(&folder)
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with("msg-"))
-        .count();
-    assert_eq!(left, 0, "the deleted message's audio is still there");
+    // The index goes first (the lamp follows it), the audio right after.
+    let messages_left = || {
+        std::fs::read_dir(&folder)
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with("msg-"))
+            .count()
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while messages_left() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the deleted message's audio is still there"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     stack.assert_no_missing_sounds();
 }
 
