@@ -10,5 +10,6 @@ pub mod call;
 pub mod config;
 pub mod domain;
 pub mod flows;
+pub mod metrics;
 pub mod notify;
 pub mod store;

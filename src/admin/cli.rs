@@ -18,7 +18,7 @@ use super::messages::{self, Asterisk, MessageAdminError};
 use super::secret::{self, InputError};
 use super::{Admin, AdminError, MailboxFields, MailboxStatus, show};
 use crate::config::Config;
-use crate::domain::{MailboxId, Pin};
+use crate::domain::{MailboxId, Password, Pin};
 use crate::store::Store;
 
 /// Exit status after Ctrl-C, as shells report a SIGINT death (128 + 2).
@@ -59,6 +59,12 @@ pub enum AdminCommand {
     /// List, download and delete a mailbox's messages.
     #[command(subcommand)]
     Messages(MessagesCommand),
+    /// Manage the administrator accounts of the web portal.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Manage the bearer tokens of the HTTP API.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Make the message index and Asterisk's recordings agree again after a crash.
     ///
     /// Indexes orphaned audio, finishes interrupted deletes, drops entries whose
@@ -88,6 +94,32 @@ pub enum MessagesCommand {
         /// The message id, as `admin messages list` shows it.
         id: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an administrator account; the password is read from standard
+    /// input, or prompted (at least 12 characters).
+    Create { name: String },
+    /// Set a new password (read like `create`); unlocks the account and ends its
+    /// sessions.
+    Password { name: String },
+    /// Clear the account's failed sign-ins and lock.
+    Unlock { name: String },
+    /// Delete the account; its sessions end.
+    Delete { name: String },
+    /// List the accounts with their lock.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it, once: only a digest of it is kept.
+    Create { name: String },
+    /// Revoke a token: requests with it are refused from now on.
+    Revoke { name: String },
+    /// List the tokens (names and creation times; never the tokens).
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -283,6 +315,8 @@ async fn execute(config: &Config, command: AdminCommand) -> Result<String, CliEr
         AdminCommand::Status { mailbox: None } => show::portal(&admin.portal_status().await?),
         AdminCommand::Audit { count } => show::audit(&admin.audit_log(count as usize).await?),
         AdminCommand::Messages(command) => messages_command(config, &admin, actor, command).await?,
+        AdminCommand::Account(command) => account_command(&admin, actor, command).await?,
+        AdminCommand::Token(command) => token_command(&admin, actor, command).await?,
         AdminCommand::Repair => {
             let asterisk = asterisk(config)?;
             let report = admin.repair(actor, &asterisk).await?;
@@ -421,6 +455,63 @@ async fn mailbox(
         MailboxCommand::List => show::mailbox_list(&admin.list_mailboxes().await?),
         MailboxCommand::Show { number } => show::mailbox(&admin.status(&number).await?),
     })
+}
+
+async fn account_command(
+    admin: &Admin,
+    actor: &str,
+    command: AccountCommand,
+) -> Result<String, CliError> {
+    Ok(match command {
+        AccountCommand::Create { name } => {
+            let password = read_password(format!("password for {}", name.trim())).await?;
+            let name = admin.create_account(actor, &name, password).await?;
+            format!("created administrator account {name}\n")
+        }
+        AccountCommand::Password { name } => {
+            let password = read_password(format!("password for {}", name.trim())).await?;
+            admin.set_account_password(actor, &name, password).await?;
+            format!(
+                "administrator {}: password changed, account unlocked, sessions ended\n",
+                name.trim()
+            )
+        }
+        AccountCommand::Unlock { name } => {
+            admin.unlock_account(actor, &name).await?;
+            format!("administrator {}: unlocked\n", name.trim())
+        }
+        AccountCommand::Delete { name } => {
+            admin.delete_account(actor, &name).await?;
+            format!("deleted administrator account {}\n", name.trim())
+        }
+        AccountCommand::List => show::accounts(&admin.list_accounts().await?),
+    })
+}
+
+async fn token_command(
+    admin: &Admin,
+    actor: &str,
+    command: TokenCommand,
+) -> Result<String, CliError> {
+    Ok(match command {
+        TokenCommand::Create { name } => {
+            let token = admin.create_token(actor, &name).await?;
+            // The one place a token is ever shown: stdout of the command that
+            // made it, for the administrator to store in their automation.
+            format!("{token}\n")
+        }
+        TokenCommand::Revoke { name } => {
+            admin.revoke_token(actor, &name).await?;
+            format!("revoked API token {}\n", name.trim())
+        }
+        TokenCommand::List => show::tokens(&admin.list_tokens().await?),
+    })
+}
+
+async fn read_password(label: String) -> Result<Password, InputError> {
+    tokio::task::spawn_blocking(move || secret::read_password(&label))
+        .await
+        .map_err(|e| InputError::Io(io::Error::other(e.to_string())))?
 }
 
 /// Reads a PIN on a blocking thread: the prompt waits for a person.

@@ -68,7 +68,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::mailbox_key;
 use super::{Store, StoreError};
-use crate::domain::MailboxId;
+use crate::domain::{AdminName, MailboxId};
 
 /// How strikes turn into locks.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -147,6 +147,8 @@ fn millis(d: Duration) -> u64 {
 pub enum LockSubject {
     Mailbox(MailboxId),
     PortalPasscode,
+    /// A web administrator account: failed sign-ins lock it like a PIN.
+    AdminAccount(AdminName),
 }
 
 impl LockSubject {
@@ -156,6 +158,7 @@ impl LockSubject {
         match self {
             LockSubject::Mailbox(id) => mailbox_key(id.as_str(), "lock"),
             LockSubject::PortalPasscode => mailbox_key("portal", "lock"),
+            LockSubject::AdminAccount(name) => super::keys::admin_lock(name),
         }
     }
 }
@@ -165,6 +168,7 @@ impl fmt::Display for LockSubject {
         match self {
             LockSubject::Mailbox(id) => write!(f, "mailbox {id}"),
             LockSubject::PortalPasscode => f.write_str("portal passcode"),
+            LockSubject::AdminAccount(name) => write!(f, "administrator {name}"),
         }
     }
 }

@@ -2,12 +2,17 @@
 //! the data model works unchanged on Redis Cluster, and anything that must be atomic
 //! is one Lua script (see `keys`).
 
+pub mod accounts;
 pub mod audit;
 pub mod keys;
 pub mod lockout;
 pub mod mailboxes;
 pub mod messages;
+pub mod sessions;
 pub mod settings;
+pub mod signin;
+pub mod throttle;
+pub mod tokens;
 
 use redis::aio::ConnectionManager;
 
@@ -56,6 +61,7 @@ impl Store {
     }
 
     fn error(&self, source: redis::RedisError) -> StoreError {
+        crate::metrics::METRICS.redis_error();
         StoreError::Redis {
             url: self.masked_url.clone(),
             source,
