@@ -13,3 +13,4 @@ pub mod flows;
 pub mod metrics;
 pub mod notify;
 pub mod store;
+pub mod web;

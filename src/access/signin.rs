@@ -20,6 +20,7 @@ use super::{Access, AccessError};
 use crate::domain::token::random_secret;
 use crate::domain::{MailboxId, OneTimeCode, Pin};
 use crate::store::mailboxes::MailboxRecord;
+pub use crate::store::signin::CodeState;
 use crate::store::throttle::{Rate, RateScope};
 
 pub const CODE_LIFETIME: Duration = Duration::from_secs(5 * 60);
@@ -158,14 +159,14 @@ impl Access {
         })
     }
 
-    /// Whether the code of `request` still waits to be typed: the call that
-    /// speaks it stops once it is not.
-    pub async fn signin_code_pending(
+    /// Where the code of `request` stands: the call that speaks it stops once
+    /// it is no longer pending.
+    pub async fn signin_code_state(
         &self,
         mailbox: &MailboxId,
         request: &str,
-    ) -> Result<bool, AccessError> {
-        Ok(self.store.signin_code_pending(mailbox, request).await?)
+    ) -> Result<CodeState, AccessError> {
+        Ok(self.store.signin_code_state(mailbox, request).await?)
     }
 }
 

@@ -16,9 +16,9 @@ use tracing_subscriber::EnvFilter;
 
 use super::messages::{self, Asterisk, MessageAdminError};
 use super::secret::{self, InputError};
-use super::{Admin, AdminError, MailboxFields, MailboxStatus, show};
+use super::{Admin, AdminError, AudioRemoval, MailboxFields, MailboxStatus, show};
 use crate::config::Config;
-use crate::domain::{MailboxId, Password, Pin};
+use crate::domain::{Password, Pin};
 use crate::store::Store;
 
 /// Exit status after Ctrl-C, as shells report a SIGINT death (128 + 2).
@@ -432,19 +432,25 @@ async fn mailbox(
             format!("updated mailbox {}\n{}", record.id, show::mailbox(&status))
         }
         MailboxCommand::Delete { number } => {
-            admin.delete_mailbox(actor, &number).await?;
-            let mut out = format!("deleted mailbox {}\n", number.trim());
-            // The mailbox is gone; its audio in Asterisk goes next. Asterisk being
-            // away leaves files behind, which the administrator is told about.
-            // `delete_mailbox` parsed the number already, so parsing succeeds.
-            let removed = match (asterisk(config), MailboxId::parse(&number)) {
-                (Ok(asterisk), Ok(id)) => asterisk.remove_mailbox_audio(&id).await,
-                (Err(e), _) => Err(e),
-                (_, Err(_)) => Ok(0),
+            // The mailbox goes, then its audio in Asterisk. Asterisk being away
+            // leaves files behind, which the administrator is told about.
+            let removed = match asterisk(config) {
+                Ok(asterisk) => {
+                    admin
+                        .delete_mailbox_and_audio(actor, &asterisk, &number)
+                        .await?
+                }
+                Err(e) => {
+                    admin.delete_mailbox(actor, &number).await?;
+                    AudioRemoval::Left(e)
+                }
             };
+            let mut out = format!("deleted mailbox {}\n", number.trim());
             match removed {
-                Ok(n) => out.push_str(&format!("removed {n} recordings from Asterisk\n")),
-                Err(e) => out.push_str(&format!(
+                AudioRemoval::Removed(n) => {
+                    out.push_str(&format!("removed {n} recordings from Asterisk\n"))
+                }
+                AudioRemoval::Left(e) => out.push_str(&format!(
                     "warning: its recordings in Asterisk were not removed ({e}); \
                      delete voiceportal/{}/ from Asterisk's recordings directory\n",
                     number.trim()

@@ -28,6 +28,7 @@ pub use accounts::AccountStatus;
 pub use error::AdminError;
 pub use fields::MailboxFields;
 pub use mailboxes::MailboxStatus;
+pub use owner::{AudioRemoval, Greeting, MailboxOverview};
 pub use pins::PortalStatus;
 
 use crate::config::Config;
@@ -100,6 +101,11 @@ impl Admin {
         detail: &str,
     ) -> Result<(), AdminError> {
         self.record(actor, action, target, detail).await
+    }
+
+    /// Whether Redis answers (for readiness checks).
+    pub async fn redis_reachable(&self) -> bool {
+        self.store.ping().await.is_ok()
     }
 
     /// The newest `count` audit entries, oldest first.

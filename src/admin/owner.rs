@@ -50,6 +50,15 @@ pub struct MailboxOverview {
     pub counts: MessageCounts,
 }
 
+/// What became of a deleted mailbox's recordings in Asterisk.
+#[derive(Debug)]
+pub enum AudioRemoval {
+    /// This many recordings were deleted, and the lamp turned off.
+    Removed(usize),
+    /// The mailbox is gone, but its recordings could not be removed.
+    Left(MessageAdminError),
+}
+
 /// The prefix of attendant greetings' recording names.
 const ATTENDANT_PREFIX: &str = "voiceportal/attendant/";
 
@@ -82,6 +91,28 @@ impl Admin {
             });
         }
         Ok(rows)
+    }
+
+    /// Deletes a mailbox, then its recordings in Asterisk and its lamp. Asterisk
+    /// being away leaves the recordings behind, which the result says (the
+    /// mailbox is deleted either way).
+    pub async fn delete_mailbox_and_audio(
+        &self,
+        actor: &str,
+        asterisk: &Asterisk,
+        number: &str,
+    ) -> Result<AudioRemoval, AdminError> {
+        let id = MailboxId::parse(number)?;
+        self.delete_mailbox(actor, id.as_str()).await?;
+        Ok(match asterisk.remove_mailbox_audio(&id).await {
+            Ok(n) => AudioRemoval::Removed(n),
+            Err(e) => AudioRemoval::Left(e),
+        })
+    }
+
+    /// A mailbox's message counts.
+    pub async fn message_counts(&self, id: &MailboxId) -> Result<MessageCounts, AdminError> {
+        Ok(self.store.message_counts(id).await?)
     }
 
     /// Which of a mailbox's greetings (and name) are recorded.

@@ -376,6 +376,15 @@ catalogue! {
     GreetingDeleted => "voiceportal/greeting-deleted",
     /// "No greeting has been recorded."
     NoGreetingRecorded => "voiceportal/no-greeting",
+
+    // ---- Web sign-in by phone ----------------------------------------------------
+    /// "Hello, this is your voice portal. Your sign-in code is" ... then
+    /// `digits:<code>`. Spoken on the call voiceportal places to the owner's phone.
+    SigninCode => "voiceportal/signin-code",
+    /// "Once again, your sign-in code is" ... then `digits:<code>`.
+    SigninCodeAgain => "voiceportal/signin-code-again",
+    /// "Your code has been used: you are signed in." Once the page took the code.
+    SignedIn => "voiceportal/signin-done",
 }
 
 impl Prompt {
@@ -571,7 +580,10 @@ mod tests {
                 | Prompt::GreetingMenu
                 | Prompt::RecordGreeting
                 | Prompt::GreetingDeleted
-                | Prompt::NoGreetingRecorded => 1,
+                | Prompt::NoGreetingRecorded
+                | Prompt::SigninCode
+                | Prompt::SigninCodeAgain
+                | Prompt::SignedIn => 1,
             };
         }
         count
@@ -579,8 +591,8 @@ mod tests {
 
     #[test]
     fn all_lists_every_variant_once() {
-        assert_eq!(declared_variants(), 95);
-        assert_eq!(Prompt::ALL.len(), 95);
+        assert_eq!(declared_variants(), 98);
+        assert_eq!(Prompt::ALL.len(), 98);
         let distinct: HashSet<Prompt> = Prompt::ALL.iter().copied().collect();
         assert_eq!(
             distinct.len(),

@@ -233,6 +233,7 @@ async fn send(
     match outcome {
         Ok(SaveOutcome::Saved(_)) => {
             info!(message = %message.id.as_str(), secs = message.duration_secs, "message saved");
+            crate::metrics::METRICS.message_left();
             flows.mwi.refresh(&flows.store, &record.id).await;
             flows.notifier.message_saved(record, message);
             if call.is_gone() {

@@ -32,6 +32,7 @@ use tokio::sync::mpsc;
 
 use crate::ari::AriClient;
 use crate::config::{EmailConfig, SmtpTls};
+use crate::domain::{Language, OneTimeCode};
 use crate::store::mailboxes::MailboxRecord;
 use crate::store::messages::Message;
 
@@ -275,10 +276,18 @@ enum Audio {
     Missing,
 }
 
-/// One notification to send.
-struct Job {
-    mailbox: MailboxRecord,
-    message: Message,
+/// One e-mail to send.
+enum Job {
+    /// A new voicemail message.
+    Message {
+        mailbox: MailboxRecord,
+        message: Message,
+    },
+    /// A web sign-in code (SPEC: "the code can go there instead").
+    SigninCode {
+        mailbox: MailboxRecord,
+        code: OneTimeCode,
+    },
 }
 
 /// The worker's side: everything needed to turn a job into a delivered mail.
@@ -381,23 +390,90 @@ impl Mailer {
     }
 
     async fn deliver(&self, job: Job) {
-        let Job { mailbox, message } = job;
-        let Some(address) = mailbox.email.as_deref() else {
-            return;
-        };
-        let to = match address.trim().parse::<Address>() {
+        match job {
+            Job::Message { mailbox, message } => self.deliver_message(mailbox, message).await,
+            Job::SigninCode { mailbox, code } => self.deliver_code(mailbox, code).await,
+        }
+    }
+
+    /// The mailbox's address as a recipient; `None` (logged) if it has none or
+    /// it is not valid.
+    fn recipient(mailbox: &MailboxRecord, what: &str) -> Option<Mailbox> {
+        let address = mailbox.email.as_deref()?;
+        match address.trim().parse::<Address>() {
             Ok(address) => {
                 let name = clean(&mailbox.display_name);
-                Mailbox::new((!name.is_empty()).then_some(name), address)
+                Some(Mailbox::new((!name.is_empty()).then_some(name), address))
             }
             Err(e) => {
                 tracing::error!(
                     mailbox = %mailbox.id,
-                    message = %message.id,
-                    "the mailbox's e-mail address is not valid ({e}): no notification sent"
+                    "the mailbox's e-mail address is not valid ({e}): no {what} sent"
                 );
+                None
+            }
+        }
+    }
+
+    /// The sign-in code, in the mailbox's language. Sent once, with the same
+    /// retries as notifications; the code itself is never logged.
+    async fn deliver_code(&self, mailbox: MailboxRecord, code: OneTimeCode) {
+        let Some(to) = Self::recipient(&mailbox, "sign-in code") else {
+            return;
+        };
+        let (subject, body) = signin_code_text(&mailbox, &code);
+        let email = lettre::Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject)
+            .singlepart(SinglePart::plain(body));
+        let email = match email {
+            Ok(email) => email,
+            Err(e) => {
+                tracing::error!(mailbox = %mailbox.id, "cannot build the sign-in code e-mail: {e}");
                 return;
             }
+        };
+        let envelope = email.envelope().clone();
+        let raw = email.formatted();
+        self.send_with_retries(&envelope, &raw, &mailbox, "sign-in code e-mail")
+            .await;
+    }
+
+    /// Sends, retrying with backoff; every outcome is logged with `what`.
+    async fn send_with_retries(
+        &self,
+        envelope: &lettre::address::Envelope,
+        raw: &[u8],
+        mailbox: &MailboxRecord,
+        what: &str,
+    ) {
+        for attempt in 1..=self.max_attempts {
+            match self.transport.send_raw(envelope, raw).await {
+                Ok(_) => {
+                    tracing::info!(mailbox = %mailbox.id, attempt, "{what} sent");
+                    return;
+                }
+                Err(e) if e.is_permanent() => {
+                    tracing::error!(mailbox = %mailbox.id, attempt, "the mail server refused the {what} for good: {e}");
+                    return;
+                }
+                Err(e) if attempt < self.max_attempts => {
+                    let delay = retry_delay(self.retry_initial, self.retry_max, attempt);
+                    tracing::warn!(mailbox = %mailbox.id, attempt, max_attempts = self.max_attempts,
+                        "{what} not sent, retrying in {delay:?}: {e}");
+                    tokio::time::sleep(delay).await;
+                }
+                Err(e) => {
+                    tracing::error!(mailbox = %mailbox.id, attempt, "{what} not sent, giving up: {e}");
+                }
+            }
+        }
+    }
+
+    async fn deliver_message(&self, mailbox: MailboxRecord, message: Message) {
+        let Some(to) = Self::recipient(&mailbox, "notification") else {
+            return;
         };
         let audio = if self.attach_audio {
             self.fetch_audio(&message).await
@@ -419,47 +495,9 @@ impl Mailer {
         // mail the server took before a lost reply is recognisable as a duplicate.
         let envelope = email.envelope().clone();
         let raw = email.formatted();
-        for attempt in 1..=self.max_attempts {
-            match self.transport.send_raw(&envelope, &raw).await {
-                Ok(_) => {
-                    tracing::info!(
-                        mailbox = %mailbox.id,
-                        message = %message.id,
-                        attempt,
-                        "notification e-mail sent"
-                    );
-                    return;
-                }
-                Err(e) if e.is_permanent() => {
-                    tracing::error!(
-                        mailbox = %mailbox.id,
-                        message = %message.id,
-                        attempt,
-                        "the mail server refused the notification e-mail for good: {e}"
-                    );
-                    return;
-                }
-                Err(e) if attempt < self.max_attempts => {
-                    let delay = retry_delay(self.retry_initial, self.retry_max, attempt);
-                    tracing::warn!(
-                        mailbox = %mailbox.id,
-                        message = %message.id,
-                        attempt,
-                        max_attempts = self.max_attempts,
-                        "notification e-mail not sent, retrying in {delay:?}: {e}"
-                    );
-                    tokio::time::sleep(delay).await;
-                }
-                Err(e) => {
-                    tracing::error!(
-                        mailbox = %mailbox.id,
-                        message = %message.id,
-                        attempt,
-                        "notification e-mail not sent, giving up: {e}"
-                    );
-                }
-            }
-        }
+        let what = format!("notification e-mail of message {}", message.id);
+        self.send_with_retries(&envelope, &raw, &mailbox, &what)
+            .await;
     }
 
     async fn fetch_audio(&self, message: &Message) -> Audio {
@@ -530,6 +568,30 @@ impl Mailer {
     }
 }
 
+/// Subject and body of a sign-in code e-mail, in the mailbox's language.
+fn signin_code_text(mailbox: &MailboxRecord, code: &OneTimeCode) -> (String, String) {
+    let minutes = crate::access::signin::CODE_LIFETIME.as_secs() / 60;
+    let code = code.expose();
+    match Language::parse(&mailbox.language).unwrap_or_default() {
+        Language::Fr => (
+            format!("Votre code de connexion à la boîte vocale {}", mailbox.id),
+            format!(
+                "Votre code de connexion est : {code}\n\n\
+                 Saisissez-le sur la page de connexion. Il est valable {minutes} minutes \
+                 et ne sert qu'une fois.\nSi vous ne l'avez pas demandé, ignorez ce message.\n"
+            ),
+        ),
+        Language::En => (
+            format!("Your sign-in code for voice mailbox {}", mailbox.id),
+            format!(
+                "Your sign-in code is: {code}\n\n\
+                 Type it into the sign-in page. It is valid for {minutes} minutes and \
+                 works once.\nIf you did not ask for it, ignore this e-mail.\n"
+            ),
+        ),
+    }
+}
+
 /// Placeholders with nothing to say (no display name, no caller name) leave
 /// trailing spaces; mail clients show them as they are.
 fn trim_line_ends(text: &str) -> String {
@@ -586,7 +648,7 @@ impl Notifier {
             tracing::debug!(mailbox = %mailbox.id, "no e-mail address: no notification");
             return;
         }
-        let job = Job {
+        let job = Job::Message {
             mailbox: mailbox.clone(),
             message: message.clone(),
         };
@@ -597,6 +659,22 @@ impl Notifier {
                 "the e-mail worker has stopped: no notification sent"
             );
         }
+    }
+
+    /// Queues a sign-in code for the mailbox's address; `false` when it cannot go
+    /// (e-mail is off, or the mailbox has no address).
+    pub fn signin_code(&self, mailbox: &MailboxRecord, code: OneTimeCode) -> bool {
+        let Some(queue) = &self.queue else {
+            return false;
+        };
+        if mailbox.email.as_deref().is_none_or(|e| e.trim().is_empty()) {
+            return false;
+        }
+        let job = Job::SigninCode {
+            mailbox: mailbox.clone(),
+            code,
+        };
+        queue.send(job).is_ok()
     }
 }
 

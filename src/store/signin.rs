@@ -7,6 +7,7 @@
 //! | `hash` | argon2id PHC string of the code (six digits need a slow hash) |
 //! | `request` | random id of the request that made it: the call speaking it asks whether it is still pending, and only that request's code is consumed |
 //! | `tries` | verifications left |
+//! | `used` | `1` once the code signed someone in (the hash is dropped then); kept until expiry so the call speaking it can say so |
 //!
 //! Every verification first takes a try in one script, so however many requests
 //! race, a code is checked at most `tries` times; the right code is then
@@ -25,6 +26,7 @@ use crate::domain::MailboxId;
 /// no code or no try left (the code is then deleted).
 const TAKE_TRY: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+if redis.call('HEXISTS', KEYS[1], 'used') == 1 then return nil end
 local left = redis.call('HINCRBY', KEYS[1], 'tries', -1)
 if left < 0 then
   redis.call('DEL', KEYS[1])
@@ -33,10 +35,13 @@ end
 return redis.call('HMGET', KEYS[1], 'hash', 'request')
 "#;
 
-/// KEYS: code. ARGV: request. 1 if that request's code was there (now gone).
+/// KEYS: code. ARGV: request. 1 if that request's code was there unused (now
+/// used).
 const CONSUME: &str = r#"
-if redis.call('HGET', KEYS[1], 'request') == ARGV[1] then
-  redis.call('DEL', KEYS[1])
+if redis.call('HGET', KEYS[1], 'request') == ARGV[1]
+   and redis.call('HEXISTS', KEYS[1], 'used') == 0 then
+  redis.call('HSET', KEYS[1], 'used', 1)
+  redis.call('HDEL', KEYS[1], 'hash')
   return 1
 end
 return 0
@@ -62,6 +67,17 @@ impl std::fmt::Debug for CodeTry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CodeTry").finish_non_exhaustive()
     }
+}
+
+/// Where one request's code stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeState {
+    /// Waiting to be typed, with tries left.
+    Pending,
+    /// It signed the owner in.
+    Used,
+    /// Expired, out of tries, or replaced by a newer request.
+    Gone,
 }
 
 impl Store {
@@ -137,18 +153,21 @@ impl Store {
         Ok(consumed == 1)
     }
 
-    /// Whether the code of `request` still waits to be used (and can be: tries
-    /// are left).
-    pub async fn signin_code_pending(
+    /// Where the code of `request` stands.
+    pub async fn signin_code_state(
         &self,
         mailbox: &MailboxId,
         request: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<CodeState, StoreError> {
         let mut conn = self.conn.clone();
-        let (current, tries): (Option<String>, Option<i64>) = conn
-            .hmget(code_key(mailbox), &["request", "tries"])
+        let (current, tries, used): (Option<String>, Option<i64>, Option<String>) = conn
+            .hmget(code_key(mailbox), &["request", "tries", "used"])
             .await
             .map_err(|e| self.error(e))?;
-        Ok(current.as_deref() == Some(request) && tries.is_some_and(|t| t > 0))
+        Ok(match (current.as_deref() == Some(request), used, tries) {
+            (true, Some(_), _) => CodeState::Used,
+            (true, None, Some(tries)) if tries > 0 => CodeState::Pending,
+            _ => CodeState::Gone,
+        })
     }
 }

@@ -15,4 +15,7 @@ mod portal;
 mod prompts;
 mod repair;
 mod store_mailboxes;
+mod web_admin;
+mod web_api;
+mod web_owner;
 mod websocket;

@@ -4,6 +4,7 @@ pub mod logs;
 pub mod probe;
 pub mod redis;
 pub mod smtp;
+pub mod web;
 
 use ari_sim::Simulator;
 use futures_util::StreamExt;
