@@ -546,7 +546,7 @@ async fn extensions_page(
     }
     let _ = write!(
         body,
-        "<section class=\"card\" style=\"margin-top:1.25rem\"><h2>{}</h2>\
+        "<section class=\"card\"><h2>{}</h2>\
          <form method=\"post\" action=\"/admin/mailboxes\" class=\"stack\">{}{}{}<button>{}</button></form>\
          <p class=\"hint\">{}</p></section>",
         esc(lang.pick("Create a mailbox", "Créer une boîte vocale")),
@@ -1258,6 +1258,7 @@ async fn portal_page(
         )),
     );
     body.push_str(&policy_card(web, lang));
+    body.push_str("</div><div class=\"grid\">");
     let pin_inputs = |label: &str, again: &str| {
         format!(
             "{}{}",
@@ -1594,7 +1595,7 @@ async fn audit(
             esc(lang.pick("Newest first.", "Les plus récentes d'abord.")),
             table(
                 &[
-                    lang.pick("Time", "Date"),
+                    lang.pick("Time (UTC)", "Date (UTC)"),
                     lang.pick("Who", "Qui"),
                     lang.pick("Client address", "Adresse du client"),
                     lang.pick("Action", "Action"),

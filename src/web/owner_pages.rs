@@ -228,8 +228,8 @@ async fn sign_in_page(
             "Appeler mon téléphone avec un code"
         )),
         esc(lang.pick(
-            "Send the code by e-mail instead",
-            "Recevoir plutôt le code par e-mail"
+            "Send the code by e\u{2011}mail instead",
+            "Recevoir plutôt le code par e\u{2011}mail"
         )),
         esc(lang.pick(
             "Your own desk phone rings and a voice says a six-digit code: type it on the next \
@@ -305,8 +305,8 @@ fn code_page(
         Via::Phone => (
             "email",
             lang.pick(
-                "Send the code by e-mail instead",
-                "Recevoir plutôt le code par e-mail",
+                "Send the code by e\u{2011}mail instead",
+                "Recevoir plutôt le code par e\u{2011}mail",
             ),
         ),
         Via::Email => (
@@ -584,16 +584,7 @@ async fn messages(State(web): State<Web>, user: OwnerUser, Query(done): Query<Do
         }
     };
     let counts = listing.counts();
-    let summary = match lang {
-        Lang::En => format!(
-            "You have {} new and {} old messages.",
-            counts.new, counts.old
-        ),
-        Lang::Fr => format!(
-            "Vous avez {} nouveau(x) et {} ancien(s) message(s).",
-            counts.new, counts.old
-        ),
-    };
+    let summary = summary(lang, counts.new, counts.old);
     let mut body = format!("<p>{}</p>", esc(&summary));
     if listing.messages.is_empty() {
         let _ = write!(
@@ -662,6 +653,26 @@ async fn delete_message(
             Redirect::to("/my?done=deleted").into_response()
         }
         Err(e) => audio_problem(user.lang, &e, "/my"),
+    }
+}
+
+/// "You have 2 new and 1 old messages", with French agreement.
+fn summary(lang: Lang, new: u32, old: u32) -> String {
+    match lang {
+        Lang::En => format!("You have {new} new and {old} old messages."),
+        Lang::Fr => {
+            let new = match new {
+                0 => "aucun nouveau message".to_owned(),
+                1 => "1 nouveau message".to_owned(),
+                n => format!("{n} nouveaux messages"),
+            };
+            let old = match old {
+                0 => "aucun ancien".to_owned(),
+                1 => "1 ancien".to_owned(),
+                n => format!("{n} anciens"),
+            };
+            format!("Vous avez {new} et {old}.")
+        }
     }
 }
 

@@ -17,5 +17,6 @@ mod repair;
 mod store_mailboxes;
 mod web_admin;
 mod web_api;
+mod web_browser;
 mod web_owner;
 mod websocket;

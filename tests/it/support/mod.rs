@@ -5,6 +5,7 @@ pub mod probe;
 pub mod redis;
 pub mod smtp;
 pub mod web;
+pub mod webdriver;
 
 use ari_sim::Simulator;
 use futures_util::StreamExt;
