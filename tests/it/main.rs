@@ -19,4 +19,5 @@ mod web_admin;
 mod web_api;
 mod web_browser;
 mod web_owner;
+mod web_tls;
 mod websocket;
