@@ -4,6 +4,8 @@
 //! PIN, delete the temporary greeting). Audited like every admin operation; the
 //! actor says who (an administrator, or `owner:1001`) and from where.
 
+use futures_util::StreamExt;
+
 use super::messages::{Asterisk, MessageAdminError};
 use super::{Admin, AdminError, MailboxStatus};
 use crate::access::{Access, AccessError};
@@ -59,6 +61,9 @@ pub enum AudioRemoval {
     Left(MessageAdminError),
 }
 
+/// Mailboxes read at once by [`Admin::mailbox_overview`].
+const OVERVIEW_CONCURRENCY: usize = 32;
+
 /// The prefix of attendant greetings' recording names.
 const ATTENDANT_PREFIX: &str = "voiceportal/attendant/";
 
@@ -71,26 +76,39 @@ fn access_error(e: AccessError) -> AdminError {
 }
 
 impl Admin {
-    /// Every mailbox with its lock and message counts, in number order.
+    /// Every mailbox with its lock and message counts, in number order. The
+    /// rows are read [`OVERVIEW_CONCURRENCY`] at a time: the connection
+    /// pipelines them, so a list of hundreds costs a few round trips' time, not
+    /// three per mailbox.
     pub async fn mailbox_overview(&self) -> Result<Vec<MailboxOverview>, AdminError> {
-        let mut rows = Vec::new();
-        for record in self.list_mailboxes().await? {
-            let id = record.id.clone();
-            let lock = self
-                .store
-                .lock_status(&LockSubject::Mailbox(id.clone()))
-                .await?;
-            let counts = self.store.message_counts(&id).await?;
-            rows.push(MailboxOverview {
-                status: MailboxStatus {
-                    record,
-                    lock,
-                    max_failed_attempts: self.lockout.max_failed_attempts,
-                },
-                counts,
-            });
-        }
-        Ok(rows)
+        let ids = self.store.mailbox_ids().await?;
+        let rows: Vec<Result<Option<MailboxOverview>, AdminError>> =
+            futures_util::stream::iter(ids)
+                .map(|id| self.overview_row(id))
+                .buffered(OVERVIEW_CONCURRENCY)
+                .collect()
+                .await;
+        // A mailbox deleted between the reads is simply not listed.
+        rows.into_iter().filter_map(Result::transpose).collect()
+    }
+
+    async fn overview_row(&self, id: MailboxId) -> Result<Option<MailboxOverview>, AdminError> {
+        let Some(record) = self.store.mailbox(&id).await? else {
+            return Ok(None);
+        };
+        let lock = self
+            .store
+            .lock_status(&LockSubject::Mailbox(id.clone()))
+            .await?;
+        let counts = self.store.message_counts(&id).await?;
+        Ok(Some(MailboxOverview {
+            status: MailboxStatus {
+                record,
+                lock,
+                max_failed_attempts: self.lockout.max_failed_attempts,
+            },
+            counts,
+        }))
     }
 
     /// Deletes a mailbox, then its recordings in Asterisk and its lamp. Asterisk

@@ -287,6 +287,8 @@ enum Job {
     SigninCode {
         mailbox: MailboxRecord,
         code: OneTimeCode,
+        /// The page to type it into (`[web] public_url` + `/my/sign-in`).
+        page: String,
     },
 }
 
@@ -392,7 +394,11 @@ impl Mailer {
     async fn deliver(&self, job: Job) {
         match job {
             Job::Message { mailbox, message } => self.deliver_message(mailbox, message).await,
-            Job::SigninCode { mailbox, code } => self.deliver_code(mailbox, code).await,
+            Job::SigninCode {
+                mailbox,
+                code,
+                page,
+            } => self.deliver_code(mailbox, code, &page).await,
         }
     }
 
@@ -417,11 +423,11 @@ impl Mailer {
 
     /// The sign-in code, in the mailbox's language. Sent once, with the same
     /// retries as notifications; the code itself is never logged.
-    async fn deliver_code(&self, mailbox: MailboxRecord, code: OneTimeCode) {
+    async fn deliver_code(&self, mailbox: MailboxRecord, code: OneTimeCode, page: &str) {
         let Some(to) = Self::recipient(&mailbox, "sign-in code") else {
             return;
         };
-        let (subject, body) = signin_code_text(&mailbox, &code);
+        let (subject, body) = signin_code_text(&mailbox, &code, page);
         let email = lettre::Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -569,7 +575,7 @@ impl Mailer {
 }
 
 /// Subject and body of a sign-in code e-mail, in the mailbox's language.
-fn signin_code_text(mailbox: &MailboxRecord, code: &OneTimeCode) -> (String, String) {
+fn signin_code_text(mailbox: &MailboxRecord, code: &OneTimeCode, page: &str) -> (String, String) {
     let minutes = crate::access::signin::CODE_LIFETIME.as_secs() / 60;
     let code = code.expose();
     match Language::parse(&mailbox.language).unwrap_or_default() {
@@ -577,16 +583,17 @@ fn signin_code_text(mailbox: &MailboxRecord, code: &OneTimeCode) -> (String, Str
             format!("Votre code de connexion à la boîte vocale {}", mailbox.id),
             format!(
                 "Votre code de connexion est : {code}\n\n\
-                 Saisissez-le sur la page de connexion. Il est valable {minutes} minutes \
-                 et ne sert qu'une fois.\nSi vous ne l'avez pas demandé, ignorez ce message.\n"
+                 Saisissez-le sur la page de connexion ({page}). Il est valable {minutes} \
+                 minutes et ne sert qu'une fois.\nSi vous ne l'avez pas demandé, ignorez ce \
+                 message.\n"
             ),
         ),
         Language::En => (
             format!("Your sign-in code for voice mailbox {}", mailbox.id),
             format!(
                 "Your sign-in code is: {code}\n\n\
-                 Type it into the sign-in page. It is valid for {minutes} minutes and \
-                 works once.\nIf you did not ask for it, ignore this e-mail.\n"
+                 Type it into the sign-in page ({page}). It is valid for {minutes} minutes \
+                 and works once.\nIf you did not ask for it, ignore this e-mail.\n"
             ),
         ),
     }
@@ -663,7 +670,7 @@ impl Notifier {
 
     /// Queues a sign-in code for the mailbox's address; `false` when it cannot go
     /// (e-mail is off, or the mailbox has no address).
-    pub fn signin_code(&self, mailbox: &MailboxRecord, code: OneTimeCode) -> bool {
+    pub fn signin_code(&self, mailbox: &MailboxRecord, code: OneTimeCode, page: String) -> bool {
         let Some(queue) = &self.queue else {
             return false;
         };
@@ -673,6 +680,7 @@ impl Notifier {
         let job = Job::SigninCode {
             mailbox: mailbox.clone(),
             code,
+            page,
         };
         queue.send(job).is_ok()
     }

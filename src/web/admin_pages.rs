@@ -98,8 +98,8 @@ fn sign_in_form(lang: Lang, csrf: &str, name: &str) -> String {
         ),
         esc(lang.pick("Sign in", "Se connecter")),
         esc(lang.pick(
-            "Administrator accounts are created with `voiceportal admin account create`.",
-            "Les comptes d'administration se créent avec `voiceportal admin account create`."
+            "Administrator accounts are created with “voiceportal admin account create”.",
+            "Les comptes d'administration se créent avec « voiceportal admin account create »."
         )),
     )
 }
@@ -200,9 +200,9 @@ async fn sign_in(
         AdminSignIn::Locked => (
             lang.pick(
                 "This account is locked after too many failed sign-ins. Another administrator \
-                 can unlock it with `voiceportal admin account unlock`.",
+                 can unlock it with “voiceportal admin account unlock”.",
                 "Ce compte est verrouillé après trop d'échecs de connexion. Un autre \
-                 administrateur peut le déverrouiller avec `voiceportal admin account unlock`.",
+                 administrateur peut le déverrouiller avec « voiceportal admin account unlock ».",
             ),
             StatusCode::FORBIDDEN,
             "locked",

@@ -407,10 +407,8 @@ async fn deliver(web: &Web, issued: IssuedCode, via: Via, client: std::net::IpAd
     let target = issued.record.id.to_string();
     match via {
         Via::Email => {
-            if !web
-                .notifier
-                .signin_code(&issued.record, issued.code.clone())
-            {
+            let page = format!("{}/my/sign-in", web.config.web.base_url());
+            if !web.notifier.signin_code(&issued.record, issued.code, page) {
                 tracing::info!(mailbox = %issued.record.id, "sign-in code by e-mail not possible (no address, or e-mail off)");
             }
         }
