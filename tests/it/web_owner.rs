@@ -377,6 +377,21 @@ async fn playing_a_message_makes_it_old_and_the_lamp_follows() {
         .post(&format!("/my/messages/{}/delete", theirs.id), &[])
         .await;
     assert_eq!(no_csrf.status, 403);
+
+    // Signing out ends the session; the old cookie opens nothing any more.
+    let session = web.cookies["vp_owner"].clone();
+    let out = web.post("/my/sign-out", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, 303);
+    assert_eq!(out.location(), "/my/sign-in?done=signed-out");
+    assert!(
+        out.set_cookies()
+            .iter()
+            .any(|c| c.starts_with("vp_owner=;") && c.contains("Max-Age=0"))
+    );
+    web.cookies.insert("vp_owner".into(), session);
+    assert_eq!(web.get("/my").await.status, 303);
+    assert_eq!(web.get("/my/pin").await.status, 303);
+    assert_eq!(web.get(&src).await.status, 303);
 }
 
 #[tokio::test]
