@@ -6,6 +6,11 @@
 //! like a wrong PIN, after the same amount of hashing work, so callers cannot probe
 //! which mailboxes exist.
 
+pub mod accounts;
+pub mod sessions;
+pub mod signin;
+pub mod tokens;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -13,7 +18,10 @@ use tokio::sync::Semaphore;
 use tracing::warn;
 
 use crate::config::Config;
-use crate::domain::{HashError, MailboxId, Pin, PinHasher, PinPolicy, PinRejection};
+use crate::domain::{
+    HashError, MailboxId, Password, Pin, PinHasher, PinPolicy, PinRejection, TokenKey,
+};
+use crate::metrics::{LockoutSubject, LoginOutcome, METRICS};
 use crate::store::lockout::{LockSubject, LockoutPolicy, Reservation};
 use crate::store::mailboxes::{MailboxRecord, PinOrigin, PinSwap};
 use crate::store::{Store, StoreError};
@@ -105,6 +113,31 @@ pub struct Access {
     hash_slots: Arc<Semaphore>,
     /// `portal.default_pin_from_any_phone`.
     default_pin_from_any_phone: bool,
+    /// Keys the digests of web session ids and API tokens (see `domain::token`).
+    token_key: TokenKey,
+}
+
+/// What is being tried against a stored hash.
+#[derive(Clone)]
+enum Guess {
+    Pin(Pin),
+    Password(Password),
+}
+
+impl Guess {
+    fn verify(&self, hasher: &PinHasher, hash: &str) -> bool {
+        match self {
+            Guess::Pin(pin) => hasher.verify(pin, hash),
+            Guess::Password(password) => hasher.verify_password(password, hash),
+        }
+    }
+
+    fn verify_dummy(&self, hasher: &PinHasher) {
+        match self {
+            Guess::Pin(pin) => hasher.verify_dummy(pin),
+            Guess::Password(password) => hasher.verify_password_dummy(password),
+        }
+    }
 }
 
 impl Access {
@@ -121,6 +154,7 @@ impl Access {
             verifications: Arc::new(AtomicU64::new(0)),
             hash_slots: Arc::new(Semaphore::new(hash_slots())),
             default_pin_from_any_phone: config.portal.default_pin_from_any_phone,
+            token_key: TokenKey::derive(&config.security.pepper),
         })
     }
 
@@ -164,14 +198,22 @@ impl Access {
             }
             _ => true,
         };
-        let verdict = self.check(&subject, pin, hash.clone(), allowed).await?;
-        Ok(match (verdict, record, hash) {
+        let verdict = self
+            .check(&subject, Guess::Pin(pin.clone()), hash.clone(), allowed)
+            .await?;
+        let login = match (verdict, record, hash) {
             (Verdict::Right, Some(record), Some(hash)) => {
                 Login::Granted(Box::new(record), PinProof(Some(hash)))
             }
             (Verdict::Locked, _, _) => Login::Locked,
             _ => Login::Denied,
-        })
+        };
+        METRICS.login(match login {
+            Login::Granted(..) => LoginOutcome::Granted,
+            Login::Denied => LoginOutcome::Denied,
+            Login::Locked => LoginOutcome::Locked,
+        });
+        Ok(login)
     }
 
     /// An attempt at a mailbox number that cannot exist (malformed): denied after
@@ -185,8 +227,13 @@ impl Access {
     /// No passcode configured: always denied, after the same work.
     pub async fn admin_login(&self, passcode: &Pin) -> Result<Verdict, AccessError> {
         let hash = self.store.portal_passcode_hash().await?;
-        self.check(&LockSubject::PortalPasscode, passcode, hash, true)
-            .await
+        self.check(
+            &LockSubject::PortalPasscode,
+            Guess::Pin(passcode.clone()),
+            hash,
+            true,
+        )
+        .await
     }
 
     /// Waits for a hashing slot, then reserves the attempt, verifies (against a
@@ -198,7 +245,7 @@ impl Access {
     async fn check(
         &self,
         subject: &LockSubject,
-        pin: &Pin,
+        guess: Guess,
         hash: Option<String>,
         allowed: bool,
     ) -> Result<Verdict, AccessError> {
@@ -207,24 +254,22 @@ impl Access {
             Reservation::Locked => return Ok(Verdict::Locked),
             Reservation::Busy => {
                 // Other calls hold the rest of the quota: a wrong PIN, no strike.
-                let pin = pin.clone();
-                self.blocking(move |this| this.hasher.verify_dummy(&pin))
+                self.blocking(move |this| guess.verify_dummy(&this.hasher))
                     .await?;
                 return Ok(Verdict::Wrong);
             }
             Reservation::Granted(token) => token,
         };
-        let pin = pin.clone();
         let right = match hash {
             Some(hash) => {
                 self.verifications.fetch_add(1, Ordering::Relaxed);
                 let right = self
-                    .blocking(move |this| this.hasher.verify(&pin, &hash))
+                    .blocking(move |this| guess.verify(&this.hasher, &hash))
                     .await?;
                 right && allowed
             }
             None => {
-                self.blocking(move |this| this.hasher.verify_dummy(&pin))
+                self.blocking(move |this| guess.verify_dummy(&this.hasher))
                     .await?;
                 false
             }
@@ -233,6 +278,15 @@ impl Access {
             .store
             .finish_attempt(subject, token, right, &self.lockout)
             .await?;
+        if result.locked && !right {
+            // The reservation was granted, so the subject was not locked when
+            // this attempt began: it ended locked with this failure.
+            METRICS.lockout(match subject {
+                LockSubject::Mailbox(_) | LockSubject::UnknownMailbox(_) => LockoutSubject::Mailbox,
+                LockSubject::PortalPasscode => LockoutSubject::PortalPasscode,
+                LockSubject::AdminAccount(_) => LockoutSubject::Administrator,
+            });
+        }
         Ok(if result.locked {
             Verdict::Locked
         } else if right {
@@ -321,6 +375,18 @@ impl Access {
             PinSwap::Replaced => NewPin::Accepted(PinProof(Some(hash))),
             PinSwap::ChangedMeanwhile | PinSwap::NoMailbox => NewPin::ChangedMeanwhile,
         })
+    }
+
+    /// A new PIN chosen by an owner who proved who they are another way (the web
+    /// portal's sign-in by phone): it replaces the PIN stored now, still as a
+    /// compare-and-set, so a change made meanwhile is never overwritten silently.
+    pub async fn change_pin_as_owner(
+        &self,
+        mailbox: &MailboxId,
+        pin: &Pin,
+    ) -> Result<NewPin, AccessError> {
+        let current = self.store.pin_hash(mailbox).await?;
+        self.change_pin(mailbox, pin, &PinProof(current)).await
     }
 
     async fn verify_dummy(&self, pin: &Pin) -> Result<(), AccessError> {

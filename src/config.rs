@@ -78,7 +78,117 @@ pub struct Config {
     pub security: SecurityConfig,
     pub pin_policy: PinPolicy,
     pub lockout: LockoutPolicy,
+    pub web: WebConfig,
     pub log: LogConfig,
+}
+
+/// The HTTP server of `serve`: the administrator portal, the owners' portal, the
+/// JSON API, health and metrics (SPEC "Web portal").
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// Serve HTTP at all. Off: `serve` handles calls only.
+    pub enabled: bool,
+    /// Address and port to listen on. Loopback by default: nothing is reachable
+    /// from the network until an administrator says so.
+    pub listen: String,
+    /// PEM certificate chain and private key: both given, the server speaks
+    /// HTTPS only (and cookies get `Secure`); both empty, plain HTTP.
+    pub tls_cert: String,
+    pub tls_key: String,
+    /// The address people type, e.g. `https://voicemail.example.org`; empty
+    /// means `http(s)://<listen>`. Put in e-mails, and an `https` URL marks
+    /// cookies `Secure` behind a TLS-terminating proxy too.
+    pub public_url: String,
+    /// How long a sign-in lasts, from the moment it was made (not renewed by
+    /// activity, so a stolen cookie stops working on its own).
+    #[serde(with = "humantime_serde")]
+    pub session_lifetime: Duration,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            enabled: true,
+            listen: "127.0.0.1:8090".into(),
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            public_url: String::new(),
+            session_lifetime: Duration::from_secs(8 * 3600),
+        }
+    }
+}
+
+impl WebConfig {
+    /// Whether the server itself speaks TLS.
+    pub fn tls(&self) -> bool {
+        !self.tls_cert.is_empty()
+    }
+
+    /// Whether people reach the server over HTTPS (its own TLS, or a proxy's as
+    /// `public_url` says): cookies are then marked `Secure`.
+    pub fn https(&self) -> bool {
+        self.tls() || self.public_url.starts_with("https://")
+    }
+
+    /// `public_url` without a trailing slash, or one made from `listen`.
+    pub fn base_url(&self) -> String {
+        if self.public_url.is_empty() {
+            let scheme = if self.tls() { "https" } else { "http" };
+            format!("{scheme}://{}", self.listen)
+        } else {
+            self.public_url.trim_end_matches('/').to_owned()
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(invalid(
+                "web.listen",
+                format!(
+                    "`{}` is not an address and port such as 127.0.0.1:8090",
+                    self.listen
+                ),
+            ));
+        }
+        if self.tls_cert.is_empty() != self.tls_key.is_empty() {
+            let key = if self.tls_cert.is_empty() {
+                "web.tls_cert"
+            } else {
+                "web.tls_key"
+            };
+            return Err(invalid(
+                key,
+                "web.tls_cert and web.tls_key go together: set both or neither",
+            ));
+        }
+        for (key, path) in [
+            ("web.tls_cert", &self.tls_cert),
+            ("web.tls_key", &self.tls_key),
+        ] {
+            if !path.is_empty() && !Path::new(path).is_file() {
+                return Err(invalid(key, format!("{path} is not a readable file")));
+            }
+        }
+        if !self.public_url.is_empty() {
+            let url = url::Url::parse(&self.public_url).map_err(|e| {
+                invalid(
+                    "web.public_url",
+                    format!("`{}` is not a URL: {e}", self.public_url),
+                )
+            })?;
+            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                return Err(invalid(
+                    "web.public_url",
+                    "must be an http:// or https:// address",
+                ));
+            }
+        }
+        if self.session_lifetime < Duration::from_secs(60) {
+            return Err(invalid("web.session_lifetime", "must be at least 1m"));
+        }
+        Ok(())
+    }
 }
 
 /// The voice portal's own settings.
@@ -624,6 +734,7 @@ impl Config {
         self.lockout
             .validate()
             .map_err(|reason| invalid("lockout", reason))?;
+        self.web.validate()?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_err() {
             return Err(invalid(
                 "log.filter",
@@ -832,5 +943,35 @@ mod tests {
         let mut config = Config::default();
         config.ari.app = "voice portal".into();
         assert!(config.validate().is_err());
+
+        let mut config = Config::default();
+        config.web.listen = "localhost".into();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("web.listen"), "{err}");
+
+        let mut config = Config::default();
+        config.web.tls_cert = "/etc/hostname".into();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("web.tls_key"), "{err}");
+
+        let mut config = Config::default();
+        config.web.public_url = "ftp://example.org".into();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("web.public_url"), "{err}");
+    }
+
+    #[test]
+    fn web_defaults_listen_on_loopback_only() {
+        let web = WebConfig::default();
+        let addr: std::net::SocketAddr = web.listen.parse().unwrap();
+        assert!(addr.ip().is_loopback());
+        assert!(!web.https());
+        assert_eq!(web.base_url(), "http://127.0.0.1:8090");
+        let behind_proxy = WebConfig {
+            public_url: "https://vm.example.org/".into(),
+            ..WebConfig::default()
+        };
+        assert!(behind_proxy.https());
+        assert_eq!(behind_proxy.base_url(), "https://vm.example.org");
     }
 }

@@ -11,5 +11,7 @@ pub mod config;
 pub mod domain;
 pub mod flows;
 pub mod logs;
+pub mod metrics;
 pub mod notify;
 pub mod store;
+pub mod web;

@@ -189,6 +189,12 @@ impl Simulator {
         Caller::new(core, chan, false)
     }
 
+    /// Waits for the next call the app originated (`POST /channels`), oldest
+    /// first: the phone rings until the test answers or declines it.
+    pub async fn wait_originated(&self, timeout: Duration) -> Option<crate::Ringing> {
+        crate::originate::next_ringing(self.core(), timeout).await
+    }
+
     /// Drops the app's websocket from the server side; events meanwhile are
     /// lost. Returns when the app has been deactivated.
     pub async fn drop_websocket(&self, how: WsDrop) {

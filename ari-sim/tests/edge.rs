@@ -960,3 +960,88 @@ async fn recording_pause_excludes_audio() {
         "paused audio must not be recorded: {secs}"
     );
 }
+
+#[tokio::test]
+async fn originate_rings_until_answered_then_enters_stasis_with_app_args() {
+    let (sim, log, _sock, http) = setup().await;
+    let resp = http
+        .call(
+            "POST",
+            "/ari/channels?endpoint=PJSIP/phone1001&app=voiceportal&appArgs=signin-code,x\
+             &channelId=vp-out-1&callerId=%22Voice%20portal%22%20%3C8500%3E&timeout=30",
+        )
+        .await;
+    assert_eq!(resp.status, 200);
+    let channel = resp.json();
+    assert_eq!(channel["id"], "vp-out-1");
+    assert_eq!(channel["state"], "Down");
+    assert!(
+        channel["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("PJSIP/phone1001-")
+    );
+    assert_eq!(channel["caller"]["number"], "8500");
+    // Ringing, not in Stasis: operations are refused as for a channel outside it.
+    let play = http
+        .call("POST", "/ari/channels/vp-out-1/play?media=sound:beep")
+        .await;
+    assert_eq!(play.status, 409);
+    let again = http
+        .call(
+            "POST",
+            "/ari/channels/vp-out-1?endpoint=PJSIP/phone1001&app=voiceportal",
+        )
+        .await;
+    assert_eq!(again.status, 409, "a channel id is unique");
+
+    let ringing = sim.wait_originated(T).await.expect("the phone rings");
+    assert_eq!(ringing.endpoint, "PJSIP/phone1001");
+    assert_eq!(ringing.args, ["signin-code", "x"]);
+    assert_eq!(ringing.channel_id(), "vp-out-1");
+    let caller = ringing.answer().expect("still ringing");
+    let start = log
+        .wait_type("StasisStart", 0, T)
+        .await
+        .expect("StasisStart");
+    assert_eq!(start["args"], json!(["signin-code", "x"]));
+    assert_eq!(start["channel"]["state"], "Up");
+    let play = http
+        .call("POST", "/ari/channels/vp-out-1/play?media=sound:beep")
+        .await;
+    assert_eq!(play.status, 201);
+    caller.hangup().await;
+    assert_eq!(caller.wait_end(T).await, Some(CallEnd::HungUpByCaller));
+    assert!(ringing.answer().is_none(), "answered once");
+}
+
+#[tokio::test]
+async fn a_declined_originate_is_destroyed_and_bad_ones_are_refused() {
+    let (sim, log, _sock, http) = setup().await;
+    for (query, status) in [
+        ("app=voiceportal", 400),
+        ("endpoint=PJSIP&app=voiceportal", 400),
+        ("endpoint=PJSIP/1001", 400),
+        ("endpoint=PJSIP/1001&extension=1001", 501),
+    ] {
+        let resp = http.call("POST", &format!("/ari/channels?{query}")).await;
+        assert_eq!(resp.status, status, "{query}");
+    }
+    let resp = http
+        .call("POST", "/ari/channels?endpoint=PJSIP/1002&app=voiceportal")
+        .await;
+    assert_eq!(resp.status, 200);
+    let id = resp.json()["id"].as_str().unwrap().to_string();
+    let ringing = sim.wait_originated(T).await.unwrap();
+    ringing.decline();
+    let destroyed = log
+        .wait_type("ChannelDestroyed", 0, T)
+        .await
+        .expect("ChannelDestroyed");
+    assert_eq!(destroyed["cause"], 21);
+    assert_eq!(destroyed["channel"]["id"], id.as_str());
+    assert!(ringing.answer().is_none());
+    let gone = http.call("GET", &format!("/ari/channels/{id}")).await;
+    assert_eq!(gone.status, 404);
+    assert!(!types(&log).contains(&"StasisStart".to_string()));
+}

@@ -18,9 +18,9 @@ use super::import::{ImportError, ImportOptions};
 use super::messages::{self, Asterisk, MessageAdminError};
 use super::repair::RepairOptions;
 use super::secret::{self, InputError};
-use super::{Admin, AdminError, MailboxFields, MailboxStatus, show};
+use super::{Admin, AdminError, AudioRemoval, MailboxFields, MailboxStatus, show};
 use crate::config::Config;
-use crate::domain::Pin;
+use crate::domain::{Password, Pin};
 use crate::notify::email::Notifier;
 use crate::store::Store;
 
@@ -70,6 +70,12 @@ pub enum AdminCommand {
     /// Import mailboxes, PINs, greetings and messages from another voicemail.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Manage the administrator accounts of the web portal.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Manage the bearer tokens of the HTTP API.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Make the message index and Asterisk's recordings agree again after a crash.
     ///
     /// Indexes orphaned audio, finishes interrupted deletes, drops entries whose
@@ -133,6 +139,32 @@ pub enum MessagesCommand {
         /// The message id, as `admin messages list` shows it.
         id: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an administrator account; the password is read from standard
+    /// input, or prompted (at least 12 characters).
+    Create { name: String },
+    /// Set a new password (read like `create`); unlocks the account and ends its
+    /// sessions.
+    Password { name: String },
+    /// Clear the account's failed sign-ins and lock.
+    Unlock { name: String },
+    /// Delete the account; its sessions end.
+    Delete { name: String },
+    /// List the accounts with their lock.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it, once: only a digest of it is kept.
+    Create { name: String },
+    /// Revoke a token: requests with it are refused from now on.
+    Revoke { name: String },
+    /// List the tokens (names and creation times; never the tokens).
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -384,6 +416,8 @@ async fn execute(config: &Config, command: AdminCommand) -> Result<String, CliEr
             }
             String::new()
         }
+        AdminCommand::Account(command) => account_command(&admin, actor, command).await?,
+        AdminCommand::Token(command) => token_command(&admin, actor, command).await?,
         AdminCommand::Repair => {
             let asterisk = asterisk(config)?;
             let notifier = Notifier::queue_only(&config.email, store.clone());
@@ -531,19 +565,27 @@ async fn mailbox(
             format!("updated mailbox {}\n{}", record.id, show::mailbox(&status))
         }
         MailboxCommand::Delete { number } => {
-            admin.delete_mailbox(actor, &number).await?;
-            let mut out = format!("deleted mailbox {}\n", number.trim());
-            // The mailbox is gone; its audio in Asterisk goes next. Asterisk being
-            // away leaves files behind: the number stays marked, no mailbox of
-            // that number can be created before they are gone, and repair (or
-            // the next `mailbox create`) removes them.
+            // The mailbox goes, then its audio in Asterisk. Asterisk being away
+            // leaves files behind: the number stays marked, no mailbox of that
+            // number can be created before they are gone, and repair (or the
+            // next `mailbox create`) removes them.
             let removed = match asterisk(config) {
-                Ok(asterisk) => admin.purge(&asterisk, &number).await,
-                Err(e) => Err(e),
+                Ok(asterisk) => {
+                    admin
+                        .delete_mailbox_and_audio(actor, &asterisk, &number)
+                        .await?
+                }
+                Err(e) => {
+                    admin.delete_mailbox(actor, &number).await?;
+                    AudioRemoval::Left(e)
+                }
             };
+            let mut out = format!("deleted mailbox {}\n", number.trim());
             match removed {
-                Ok(n) => out.push_str(&format!("removed {n} recordings from Asterisk\n")),
-                Err(e) => out.push_str(&format!(
+                AudioRemoval::Removed(n) => {
+                    out.push_str(&format!("removed {n} recordings from Asterisk\n"))
+                }
+                AudioRemoval::Left(e) => out.push_str(&format!(
                     "warning: its recordings in Asterisk were not removed ({e}); they will be \
                      by `voiceportal admin repair` (run by the service too) or before a new \
                      mailbox {} is created\n",
@@ -562,6 +604,63 @@ async fn mailbox(
         }
         MailboxCommand::Show { number } => show::mailbox(&admin.status(&number).await?),
     })
+}
+
+async fn account_command(
+    admin: &Admin,
+    actor: &str,
+    command: AccountCommand,
+) -> Result<String, CliError> {
+    Ok(match command {
+        AccountCommand::Create { name } => {
+            let password = read_password(format!("password for {}", name.trim())).await?;
+            let name = admin.create_account(actor, &name, password).await?;
+            format!("created administrator account {name}\n")
+        }
+        AccountCommand::Password { name } => {
+            let password = read_password(format!("password for {}", name.trim())).await?;
+            admin.set_account_password(actor, &name, password).await?;
+            format!(
+                "administrator {}: password changed, account unlocked, sessions ended\n",
+                name.trim()
+            )
+        }
+        AccountCommand::Unlock { name } => {
+            admin.unlock_account(actor, &name).await?;
+            format!("administrator {}: unlocked\n", name.trim())
+        }
+        AccountCommand::Delete { name } => {
+            admin.delete_account(actor, &name).await?;
+            format!("deleted administrator account {}\n", name.trim())
+        }
+        AccountCommand::List => show::accounts(&admin.list_accounts().await?),
+    })
+}
+
+async fn token_command(
+    admin: &Admin,
+    actor: &str,
+    command: TokenCommand,
+) -> Result<String, CliError> {
+    Ok(match command {
+        TokenCommand::Create { name } => {
+            let token = admin.create_token(actor, &name).await?;
+            // The one place a token is ever shown: stdout of the command that
+            // made it, for the administrator to store in their automation.
+            format!("{token}\n")
+        }
+        TokenCommand::Revoke { name } => {
+            admin.revoke_token(actor, &name).await?;
+            format!("revoked API token {}\n", name.trim())
+        }
+        TokenCommand::List => show::tokens(&admin.list_tokens().await?),
+    })
+}
+
+async fn read_password(label: String) -> Result<Password, InputError> {
+    tokio::task::spawn_blocking(move || secret::read_password(&label))
+        .await
+        .map_err(|e| InputError::Io(io::Error::other(e.to_string())))?
 }
 
 /// Reads a PIN on a blocking thread: the prompt waits for a person.

@@ -61,6 +61,10 @@ pub enum MessageAdminError {
     },
     #[error("repair needs Redis: {0}")]
     RepairStore(crate::store::StoreError),
+    #[error("{0:?} is not a greeting number: digits only, at most 20")]
+    BadGreeting(String),
+    #[error("there is no recording {0}")]
+    RecordingMissing(String),
 }
 
 /// Asterisk as the message commands use it: the audio and the lamps.
@@ -333,6 +337,39 @@ pub fn default_file_name(message: &Message) -> String {
 }
 
 impl Asterisk {
+    /// The names of every stored recording.
+    pub async fn recording_names(&self) -> Result<Vec<String>, MessageAdminError> {
+        let stored = self
+            .client
+            .stored_recordings()
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(stored.into_iter().map(|r| r.name).collect())
+    }
+
+    /// One stored recording's file.
+    pub async fn recording_audio(&self, name: &str) -> Result<Vec<u8>, MessageAdminError> {
+        self.client
+            .download_stored_recording(name)
+            .await
+            .map_err(|e| {
+                if e.is_not_found() {
+                    MessageAdminError::RecordingMissing(name.to_owned())
+                } else {
+                    self.error(e)
+                }
+            })
+    }
+
+    /// Deletes one stored recording; one that is not there is already deleted.
+    pub async fn delete_recording(&self, name: &str) -> Result<(), MessageAdminError> {
+        match self.client.delete_stored_recording(name).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
     /// Removes every recording of a deleted mailbox (name, greetings, messages)
     /// and turns its lamp off. Returns how many recordings were deleted.
     pub async fn remove_mailbox_audio(&self, m: &MailboxId) -> Result<usize, MessageAdminError> {

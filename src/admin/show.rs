@@ -24,10 +24,11 @@ use serde_json::{Value, json};
 
 use super::messages::MessageListing;
 use super::repair::RepairReport;
-use super::{MailboxStatus, PortalStatus};
+use super::{AccountStatus, MailboxStatus, PortalStatus};
 use crate::store::audit::AuditEntry;
 use crate::store::lockout::LockStatus;
 use crate::store::mailboxes::{MailboxRecord, PinOrigin};
+use crate::store::tokens::ApiToken;
 
 /// Every field of one mailbox, `label  value` per line.
 pub fn mailbox(status: &MailboxStatus) -> String {
@@ -208,6 +209,44 @@ pub fn audit(entries: &[AuditEntry]) -> String {
         })
         .collect();
     columns(&lines)
+}
+
+/// One line per administrator account.
+pub fn accounts(accounts: &[AccountStatus]) -> String {
+    if accounts.is_empty() {
+        return "no administrator accounts\n".to_owned();
+    }
+    let mut lines = vec![
+        ["NAME", "CREATED", "STRIKES", "LOCKED"]
+            .map(str::to_owned)
+            .to_vec(),
+    ];
+    for a in accounts {
+        lines.push(vec![
+            a.account.name.to_string(),
+            when(a.account.created),
+            a.lock.strikes.to_string(),
+            lock_state(&a.lock),
+        ]);
+    }
+    columns(&lines)
+}
+
+/// One line per API token: names and dates, never a token.
+pub fn tokens(tokens: &[ApiToken]) -> String {
+    if tokens.is_empty() {
+        return "no API tokens\n".to_owned();
+    }
+    let mut lines = vec![["NAME", "CREATED"].map(str::to_owned).to_vec()];
+    for t in tokens {
+        lines.push(vec![t.name.to_string(), when(t.created)]);
+    }
+    columns(&lines)
+}
+
+fn when(time: Option<DateTime<chrono::Utc>>) -> String {
+    time.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| "-".to_owned())
 }
 
 /// A mailbox's messages, oldest first, dated in the mailbox's time zone.

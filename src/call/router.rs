@@ -299,8 +299,13 @@ impl<H: CallHandler> Router<H> {
         let apology = self.apology.clone();
         self.tasks.spawn(
             async move {
-                let _ = call.play(&apology).await;
-                let _ = call.hangup().await;
+                // A channel that is not in Stasis (Asterisk answers 404/409) is
+                // not ours to end: it hung up, left for the dialplan, or is a call
+                // we placed that is still ringing (an originated channel belongs
+                // to the application before it is answered).
+                if !matches!(call.play(&apology).await, Err(super::CallError::Gone)) {
+                    let _ = call.hangup().await;
+                }
             }
             .instrument(info_span!("orphan", channel = %id)),
         );

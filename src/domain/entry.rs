@@ -17,6 +17,11 @@ pub enum EntryPoint {
     /// `receptionist[,<greeting>]`: the virtual receptionist; without a greeting,
     /// the company greeting (`receptionist.default_greeting`).
     Receptionist { greeting: Option<String> },
+    /// `signin-code`: a call voiceportal itself placed to an owner's phone, to
+    /// speak a web sign-in code. Never routed from the dialplan: the flow only
+    /// serves a channel id it originated, so a dialplan that sends a call here
+    /// gets an apology, never a code.
+    SigninCode,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -80,6 +85,10 @@ impl EntryPoint {
                 Ok(EntryPoint::Login {
                     mailbox: mailbox("login")?,
                 })
+            }
+            "signin-code" => {
+                at_most("signin-code", 0)?;
+                Ok(EntryPoint::SigninCode)
             }
             "attendant" => {
                 at_most("attendant", 1)?;
@@ -150,6 +159,11 @@ mod tests {
             parse(&["login", "1001"]),
             Ok(EntryPoint::Login { mailbox: m })
         );
+        assert_eq!(parse(&["signin-code"]), Ok(EntryPoint::SigninCode));
+        assert!(matches!(
+            parse(&["signin-code", "123456"]),
+            Err(EntryError::TooManyArguments { .. })
+        ));
         assert_eq!(
             parse(&["attendant", "main-menu"]),
             Ok(EntryPoint::Attendant {

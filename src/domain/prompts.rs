@@ -397,6 +397,15 @@ catalogue! {
     ReceptionistOperator => "voiceportal/receptionist-operator",
     /// "That extension does not exist." Then the greeting again.
     NoSuchExtension => "voiceportal/no-such-extension",
+
+    // ---- Web sign-in by phone ----------------------------------------------------
+    /// "Hello, this is your voice portal. Your sign-in code is" ... then
+    /// `digits:<code>`. Spoken on the call voiceportal places to the owner's phone.
+    SigninCode => "voiceportal/signin-code",
+    /// "Once again, your sign-in code is" ... then `digits:<code>`.
+    SigninCodeAgain => "voiceportal/signin-code-again",
+    /// "Your code has been used: you are signed in." Once the page took the code.
+    SignedIn => "voiceportal/signin-done",
 }
 
 impl Prompt {
@@ -597,7 +606,10 @@ mod tests {
                 | Prompt::StandardGreetingPlays
                 | Prompt::ReceptionistWelcome
                 | Prompt::ReceptionistOperator
-                | Prompt::NoSuchExtension => 1,
+                | Prompt::NoSuchExtension
+                | Prompt::SigninCode
+                | Prompt::SigninCodeAgain
+                | Prompt::SignedIn => 1,
             };
         }
         count
@@ -605,8 +617,8 @@ mod tests {
 
     #[test]
     fn all_lists_every_variant_once() {
-        assert_eq!(declared_variants(), 100);
-        assert_eq!(Prompt::ALL.len(), 100);
+        assert_eq!(declared_variants(), 103);
+        assert_eq!(Prompt::ALL.len(), 103);
         let distinct: HashSet<Prompt> = Prompt::ALL.iter().copied().collect();
         assert_eq!(
             distinct.len(),

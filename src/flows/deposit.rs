@@ -298,6 +298,7 @@ async fn send(
     match outcome {
         Some(SaveOutcome::Saved(_)) => {
             info!(message = %message.id.as_str(), secs = message.duration_secs, "message saved");
+            crate::metrics::METRICS.message_left();
             flows.mwi.refresh(&flows.store, &record.id).await;
             match flows.notifier.message_saved(record, message).await {
                 Ok(()) => {

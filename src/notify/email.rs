@@ -35,8 +35,8 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::ari::AriClient;
 use crate::config::{EmailConfig, SmtpTls};
-use crate::domain::MailboxId;
 use crate::domain::template::{Field, Template, TemplateError};
+use crate::domain::{Language, MailboxId, OneTimeCode};
 use crate::store::mailboxes::MailboxRecord;
 use crate::store::mailq::{Claim, Enqueued, MailJob};
 use crate::store::messages::{Folder, Message, MessageId};
@@ -325,13 +325,14 @@ impl Mailer {
         }
         let mailer = Arc::new(Mailer::new(config, ari, store.clone())?);
         let wake = Arc::new(Notify::new());
-        let worker = tokio::spawn(mailer.run(wake.clone()));
+        let worker = tokio::spawn(mailer.clone().run(wake.clone()));
         Ok(Notifier {
             queue: Some(Arc::new(Queue {
                 store,
                 max: config.queue_max,
                 wake,
                 _worker: Some(AbortOnDrop(worker)),
+                mailer: Some(mailer),
             })),
         })
     }
@@ -597,6 +598,84 @@ struct Queue {
     wake: Arc<Notify>,
     /// The workers stop with the last handle (the service stopping).
     _worker: Option<AbortOnDrop>,
+    /// Sends web sign-in codes at once; `None` where this process sends no mail
+    /// (the admin CLI).
+    mailer: Option<Arc<Mailer>>,
+}
+
+impl Mailer {
+    /// One sign-in code e-mail, in the mailbox's language; a few attempts.
+    async fn send_code(&self, mailbox: &MailboxRecord, code: &OneTimeCode, page: &str) {
+        let to = match mailbox
+            .email
+            .as_deref()
+            .unwrap_or_default()
+            .trim()
+            .parse::<Address>()
+        {
+            Ok(address) => {
+                let name = clean(&mailbox.display_name);
+                Mailbox::new((!name.is_empty()).then_some(name), address)
+            }
+            Err(e) => {
+                tracing::error!(mailbox = %mailbox.id,
+                    "the mailbox's e-mail address is not valid ({e}): no sign-in code sent");
+                return;
+            }
+        };
+        let (subject, body) = signin_code_text(mailbox, code, page);
+        let email = lettre::Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject)
+            .singlepart(SinglePart::plain(body));
+        let email = match email {
+            Ok(email) => email,
+            Err(e) => {
+                tracing::error!(mailbox = %mailbox.id, "cannot build the sign-in code e-mail: {e}");
+                return;
+            }
+        };
+        // A code is worth minutes: three tries, close together.
+        for attempt in 1..=3u32 {
+            match self.transport.send(email.clone()).await {
+                Ok(_) => {
+                    tracing::info!(mailbox = %mailbox.id, attempt, "sign-in code e-mail sent");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(mailbox = %mailbox.id, attempt, "sign-in code e-mail not sent: {e}");
+                    tokio::time::sleep(retry_delay(self.retry_initial, self.retry_max, attempt))
+                        .await;
+                }
+            }
+        }
+    }
+}
+
+/// The sign-in code e-mail's subject and text, in the mailbox's language.
+fn signin_code_text(mailbox: &MailboxRecord, code: &OneTimeCode, page: &str) -> (String, String) {
+    let minutes = crate::access::signin::CODE_LIFETIME.as_secs() / 60;
+    let code = code.expose();
+    match Language::parse(&mailbox.language).unwrap_or_default() {
+        Language::Fr => (
+            format!("Votre code de connexion à la boîte vocale {}", mailbox.id),
+            format!(
+                "Votre code de connexion est : {code}\n\n\
+                 Saisissez-le sur la page de connexion ({page}). Il est valable {minutes} \
+                 minutes et ne sert qu'une fois.\nSi vous ne l'avez pas demandé, ignorez ce \
+                 message.\n"
+            ),
+        ),
+        Language::En => (
+            format!("Your sign-in code for voice mailbox {}", mailbox.id),
+            format!(
+                "Your sign-in code is: {code}\n\n\
+                 Type it into the sign-in page ({page}). It is valid for {minutes} minutes \
+                 and works once.\nIf you did not ask for it, ignore this e-mail.\n"
+            ),
+        ),
+    }
 }
 
 /// Aborts a task when dropped.
@@ -642,12 +721,30 @@ impl Notifier {
                 max: config.queue_max,
                 wake: Arc::new(Notify::new()),
                 _worker: None,
+                mailer: None,
             })),
         }
     }
 
     pub fn is_enabled(&self) -> bool {
         self.queue.is_some()
+    }
+
+    /// Sends a web sign-in code to the mailbox's address, in the background.
+    /// Never queued in Redis like notifications: a code is a secret that lives a
+    /// few minutes, so it is sent at once (with a few quick retries) or not at
+    /// all, and never logged. `false` when e-mail is off here or the mailbox has
+    /// no address.
+    pub fn signin_code(&self, mailbox: &MailboxRecord, code: OneTimeCode, page: String) -> bool {
+        let Some(mailer) = self.queue.as_ref().and_then(|q| q.mailer.clone()) else {
+            return false;
+        };
+        if mailbox.email.as_deref().is_none_or(|e| e.trim().is_empty()) {
+            return false;
+        }
+        let mailbox = mailbox.clone();
+        tokio::spawn(async move { mailer.send_code(&mailbox, &code, &page).await });
+        true
     }
 
     /// Queues the e-mail for a message just saved. A mailbox without an address

@@ -67,7 +67,7 @@ use redis::Script;
 use super::keys::mailbox_key;
 use super::{Store, StoreError};
 pub use crate::domain::LockoutPolicy;
-use crate::domain::MailboxId;
+use crate::domain::{AdminName, MailboxId};
 
 /// Whose strikes: a mailbox's PIN, or the portal's admin passcode (which has its own
 /// strikes and lock, SPEC "Portal login" 5).
@@ -80,6 +80,8 @@ pub enum LockSubject {
     /// many numbers cannot grow Redis without bound.
     UnknownMailbox(MailboxId),
     PortalPasscode,
+    /// A web administrator account: failed sign-ins lock it like a PIN.
+    AdminAccount(AdminName),
 }
 
 impl LockSubject {
@@ -89,7 +91,9 @@ impl LockSubject {
     fn expire_ms(&self, policy: &LockoutPolicy) -> u64 {
         match self {
             LockSubject::UnknownMailbox(_) => policy.unknown_ttl_ms(),
-            LockSubject::Mailbox(_) | LockSubject::PortalPasscode => 0,
+            LockSubject::Mailbox(_)
+            | LockSubject::PortalPasscode
+            | LockSubject::AdminAccount(_) => 0,
         }
     }
 
@@ -99,6 +103,7 @@ impl LockSubject {
                 mailbox_key(id.as_str(), "lock")
             }
             LockSubject::PortalPasscode => mailbox_key("portal", "lock"),
+            LockSubject::AdminAccount(name) => super::keys::admin_lock(name),
         }
     }
 }
@@ -110,6 +115,7 @@ impl fmt::Display for LockSubject {
                 write!(f, "mailbox {id}")
             }
             LockSubject::PortalPasscode => f.write_str("portal passcode"),
+            LockSubject::AdminAccount(name) => write!(f, "administrator {name}"),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! the data model works unchanged on Redis Cluster, and anything that must be atomic
 //! is one Lua script (see `keys`).
 
+pub mod accounts;
 pub mod audit;
 pub mod damage;
 pub mod deposits;
@@ -11,7 +12,11 @@ pub mod lockout;
 pub mod mailboxes;
 pub mod mailq;
 pub mod messages;
+pub mod sessions;
 pub mod settings;
+pub mod signin;
+pub mod throttle;
+pub mod tokens;
 
 use redis::aio::ConnectionManager;
 
@@ -84,6 +89,7 @@ impl Store {
     }
 
     fn error(&self, source: redis::RedisError) -> StoreError {
+        crate::metrics::METRICS.redis_error();
         StoreError::Redis {
             url: self.masked_url.clone(),
             source,

@@ -651,3 +651,95 @@ async fn json_outputs_for_scripts_and_reads_are_not_audited() {
     assert!(text_list.contains("NEW"), "{text_list}");
     assert_eq!(audit_stream(&redis), audit_before, "a read was audited");
 }
+
+/// Administrator accounts and API tokens are made with the CLI: passwords read
+/// from standard input (never an argument) and stored hashed; a token printed
+/// once, listed by name only, and revocable.
+#[test]
+fn web_accounts_and_api_tokens_from_the_cli() {
+    let redis = TestRedis::fresh();
+    let password = "a long enough password";
+    let out = ok(
+        &redis,
+        &["account", "create", "Alice"],
+        Some(&format!("{password}\n")),
+    );
+    assert_eq!(out, "created administrator account alice\n");
+    assert!(
+        fails(
+            &redis,
+            &["account", "create", "alice"],
+            Some(&format!("{password}\n"))
+        )
+        .contains("already exists")
+    );
+    assert!(
+        fails(&redis, &["account", "create", "bob"], Some("short\n"))
+            .contains("at least 12 characters")
+    );
+    assert!(
+        fails(
+            &redis,
+            &["account", "create", "bob!"],
+            Some(&format!("{password}\n"))
+        )
+        .contains("invalid name")
+    );
+    let list = ok(&redis, &["account", "list"], None);
+    assert!(list.contains("alice") && list.contains("NAME"), "{list}");
+    ok(&redis, &["account", "unlock", "alice"], None);
+    ok(
+        &redis,
+        &["account", "password", "alice"],
+        Some("another long password\n"),
+    );
+    assert!(
+        fails(
+            &redis,
+            &["account", "password", "zed"],
+            Some("another long password\n")
+        )
+        .contains("no administrator account zed")
+    );
+
+    let token = ok(&redis, &["token", "create", "provisioning"], None);
+    let token = token.trim();
+    assert!(token.starts_with("vpt_") && token.len() == 47, "{token}");
+    let tokens = ok(&redis, &["token", "list"], None);
+    assert!(
+        tokens.contains("provisioning") && !tokens.contains(&token[4..]),
+        "{tokens}"
+    );
+    assert!(fails(&redis, &["token", "create", "provisioning"], None).contains("already exists"));
+    ok(&redis, &["token", "revoke", "provisioning"], None);
+    assert!(fails(&redis, &["token", "revoke", "provisioning"], None).contains("no API token"));
+    ok(&redis, &["account", "delete", "alice"], None);
+    assert_eq!(
+        ok(&redis, &["account", "list"], None),
+        "no administrator accounts\n"
+    );
+
+    // Nothing secret in Redis or in the audit log.
+    let mut conn = redis.connection();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut conn).unwrap();
+    for key in &keys {
+        let dump: Vec<u8> = redis::cmd("DUMP").arg(key).query(&mut conn).unwrap();
+        let dump = String::from_utf8_lossy(&dump);
+        assert!(
+            !dump.contains(password) && !dump.contains(&token[4..]),
+            "{key}"
+        );
+    }
+    let audit = ok(&redis, &["audit", "--count", "50"], None);
+    for action in [
+        "account-create",
+        "account-password",
+        "account-unlock",
+        "token-create",
+        "token-revoke",
+        "account-delete",
+    ] {
+        assert!(audit.contains(action), "{action}: {audit}");
+    }
+    assert!(!audit.contains(password) && !audit.contains(&token[4..]));
+}

@@ -24,6 +24,8 @@ pub struct TestApp {
     pub store: Store,
     /// The running instance's PIN checks; replaced on restart.
     access: Option<Access>,
+    /// `http://127.0.0.1:<port>` of the running instance's web server.
+    pub web_url: String,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -84,6 +86,7 @@ async fn spawn_app_on(
         config,
         store,
         access: None,
+        web_url: String::new(),
         stop: None,
         task: None,
     };
@@ -113,6 +116,8 @@ pub fn test_config(sim: &Simulator, redis: &TestRedis) -> Config {
     // The simulator names a phone's channel like the lab: PJSIP/phone1001-...
     config.portal.own_phone_channel = "PJSIP/phone{number}".into();
     config.security.hash = HashCost::fast_for_tests();
+    // Any free port: tests run in parallel, and the lead's own service may hold 8090.
+    config.web.listen = "127.0.0.1:0".into();
     config
 }
 
@@ -128,6 +133,9 @@ impl TestApp {
             .await
             .expect("build the app");
         self.access = Some(app.access().clone());
+        if let Some(addr) = app.web_addr() {
+            self.web_url = format!("http://{addr}");
+        }
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         self.stop = Some(stop_tx);
         self.task = Some(tokio::spawn(app.run(async {

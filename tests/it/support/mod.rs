@@ -6,6 +6,8 @@ pub mod probe;
 pub mod redis;
 pub mod redis_proxy;
 pub mod smtp;
+pub mod web;
+pub mod webdriver;
 
 use ari_sim::Simulator;
 use futures_util::StreamExt;
