@@ -20,6 +20,7 @@ mod old_voicemail;
 mod pbx;
 mod phones;
 mod receptionist;
+mod web_signin;
 
 use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -104,6 +105,8 @@ pub struct Stack {
     pub observer: Observer,
     pub store: Store,
     pub config: Config,
+    /// voiceportal's web portals and API.
+    pub web_url: String,
     /// The service's environment (its whole configuration).
     service_env: Vec<(String, String)>,
     /// The running service, if any (shared so a test can kill it mid-call).
@@ -172,7 +175,12 @@ impl Stack {
             .await
             .expect("connect the test store");
         let hash = &config.security.hash;
+        let web_url = format!("http://127.0.0.1:{}", free_tcp_port("127.0.0.1"));
         let service_env = vec![
+            (
+                "VOICEPORTAL__WEB__LISTEN".into(),
+                web_url.trim_start_matches("http://").to_owned(),
+            ),
             ("VOICEPORTAL__ARI__URL".into(), pbx.http.clone()),
             ("VOICEPORTAL__ARI__PASSWORD".into(), ARI_PASSWORD.into()),
             ("VOICEPORTAL__ARI__RECONNECT_MAX".into(), "1s".into()),
@@ -202,6 +210,7 @@ impl Stack {
             observer,
             store,
             config,
+            web_url,
             service_env,
             service: std::sync::Mutex::new(None),
             dir,
