@@ -9,7 +9,6 @@ use voiceportal::domain::MailboxId;
 use voiceportal::store::mailboxes::PinOrigin;
 
 use super::old_voicemail::OldVoicemail;
-use super::pbx::Heard;
 use super::phones::WAIT;
 use super::{ARI_PASSWORD, Stack, free_tcp_port, rms};
 
@@ -73,9 +72,7 @@ async fn messages_left_with_app_voicemail_are_imported_and_heard_with_the_old_pi
     stack.phones.wait_lamp("1001", true).await;
 
     // Alice, from her own phone, with the PIN she had in app_voicemail.
-    let call = stack.phones.dial("1001", "*98").await;
-    let mut heard = Heard::of(&stack.observer, &call).await;
-    heard.prompt("sound:voiceportal/enter-pin-or-star").await;
+    let (call, mut heard) = stack.call_portal("1001").await;
     call.press("4829#").await;
     heard.prompt("sound:voiceportal/setup-required").await;
     heard.prompt("sound:voiceportal/enter-new-pin").await;
@@ -83,12 +80,7 @@ async fn messages_left_with_app_voicemail_are_imported_and_heard_with_the_old_pi
     heard.prompt("sound:voiceportal/reenter-new-pin").await;
     call.press("582914#").await;
     heard.prompt("sound:voiceportal/pin-changed").await;
-    heard.prompt("sound:vm-rec-name").await;
-    heard.recording().await;
-    call.say("sound:hello-world").await;
-    call.press("#").await;
-    heard.prompt("sound:vm-review").await;
-    call.press("1").await;
+    heard.record_name(&call).await;
     heard.prompt("sound:vm-youhave").await;
     // Both messages, each heard as speech.
     for key in ["1", "6"] {

@@ -38,8 +38,8 @@ use crate::support::fixtures::{id, provision_record};
 use crate::support::redis::TestRedis;
 use crate::support::voiceportal_command;
 use asterisk::Asterisk;
-use pbx::Observer;
-use phones::{Phones, PhonesConfig};
+use pbx::{Heard, Observer};
+use phones::{PhoneCall, Phones, PhonesConfig};
 
 /// The variable naming the Asterisk installation the tests run.
 const INSTALLATION: &str = "VOICEPORTAL_TEST_ASTERISK";
@@ -323,6 +323,15 @@ impl Stack {
         record.language = language.into();
         record.name_recorded = named;
         provision_record(&self.store, &self.config, &record, pin).await;
+    }
+
+    /// Phone `from` dials `*98` and, being its owner's own phone, is asked for
+    /// the PIN: the call, and what it hears from there on.
+    pub async fn call_portal(&self, from: &str) -> (PhoneCall<'_>, Heard<'_>) {
+        let call = self.phones.dial(from, "*98").await;
+        let mut heard = Heard::of(&self.observer, &call).await;
+        heard.prompt("sound:voiceportal/enter-pin-or-star").await;
+        (call, heard)
     }
 
     /// Fails the test when Asterisk could not find a sound it was asked to play:
