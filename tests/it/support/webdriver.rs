@@ -221,6 +221,16 @@ impl Browser {
             profile,
         };
         browser.resize(width, height).await;
+        // Finding an element waits for it (up to 10 s) instead of failing at
+        // once: after a form is submitted, a loaded machine may still be
+        // building the next page when the test looks for it.
+        browser
+            .call(
+                reqwest::Method::POST,
+                "/timeouts",
+                Some(json!({"implicit": 10_000})),
+            )
+            .await;
         browser
     }
 
