@@ -24,6 +24,10 @@
 mod redis;
 
 #[allow(dead_code)]
+#[path = "../tests/it/support/redis_proxy.rs"]
+mod redis_proxy;
+
+#[allow(dead_code)]
 #[path = "../tests/it/support/app.rs"]
 mod app;
 

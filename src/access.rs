@@ -6,6 +6,11 @@
 //! like a wrong PIN, after the same amount of hashing work, so callers cannot probe
 //! which mailboxes exist.
 
+pub mod accounts;
+pub mod sessions;
+pub mod signin;
+pub mod tokens;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -13,9 +18,12 @@ use tokio::sync::Semaphore;
 use tracing::warn;
 
 use crate::config::Config;
-use crate::domain::{HashError, MailboxId, Pin, PinHasher, PinPolicy, PinRejection};
+use crate::domain::{
+    HashError, MailboxId, Password, Pin, PinHasher, PinPolicy, PinRejection, TokenKey,
+};
+use crate::metrics::{LockoutSubject, LoginOutcome, METRICS};
 use crate::store::lockout::{LockSubject, LockoutPolicy, Reservation};
-use crate::store::mailboxes::{MailboxRecord, PinOrigin};
+use crate::store::mailboxes::{MailboxRecord, PinOrigin, PinSwap};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -28,11 +36,39 @@ pub enum AccessError {
     Task(String),
 }
 
+/// Which PIN a caller was let in with: what a later PIN change must still find
+/// in place (a compare-and-set, see `Store::replace_pin`). It holds the hash, so
+/// it is opaque: flows carry it from the login to the change and never read it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PinProof(Option<String>);
+
+impl PinProof {
+    /// A mailbox that has no PIN yet, set up by its owner from their own phone.
+    pub fn no_pin() -> PinProof {
+        PinProof(None)
+    }
+}
+
+impl std::fmt::Debug for PinProof {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PinProof(***)")
+    }
+}
+
+/// Where a login comes from, as far as the org default PIN is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The owner's own phone (trusted context and the phone's own channel).
+    OwnPhone,
+    /// Anywhere else: another phone, or from outside.
+    Elsewhere,
+}
+
 /// What one login attempt gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Login {
     /// The right PIN: the caller is the owner.
-    Granted(Box<MailboxRecord>),
+    Granted(Box<MailboxRecord>, PinProof),
     /// Wrong PIN, unknown mailbox, or no PIN set: all look the same to the caller.
     Denied,
     /// Locked, either before this attempt (the PIN was not checked) or by it.
@@ -48,6 +84,22 @@ pub enum Verdict {
     Locked,
 }
 
+/// What a new PIN the owner typed came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewPin {
+    /// It passes the policy (`check_new_pin`), or it is now the PIN
+    /// (`change_pin`, with the proof a later change needs).
+    Accepted(PinProof),
+    /// Refused, for this reason.
+    Refused(PinRejection),
+    /// It was the org default PIN, tried by someone who did not log in with it:
+    /// a guess at that PIN, which counted as a strike and locked the mailbox.
+    Locked,
+    /// The PIN was changed meanwhile (another call, an administrator): nothing
+    /// was written; the caller must log in again.
+    ChangedMeanwhile,
+}
+
 #[derive(Clone)]
 pub struct Access {
     store: Store,
@@ -59,6 +111,33 @@ pub struct Access {
     verifications: Arc<AtomicU64>,
     /// Bounds concurrent argon2 runs (see `hashing`).
     hash_slots: Arc<Semaphore>,
+    /// `portal.default_pin_from_any_phone`.
+    default_pin_from_any_phone: bool,
+    /// Keys the digests of web session ids and API tokens (see `domain::token`).
+    token_key: TokenKey,
+}
+
+/// What is being tried against a stored hash.
+#[derive(Clone)]
+enum Guess {
+    Pin(Pin),
+    Password(Password),
+}
+
+impl Guess {
+    fn verify(&self, hasher: &PinHasher, hash: &str) -> bool {
+        match self {
+            Guess::Pin(pin) => hasher.verify(pin, hash),
+            Guess::Password(password) => hasher.verify_password(password, hash),
+        }
+    }
+
+    fn verify_dummy(&self, hasher: &PinHasher) {
+        match self {
+            Guess::Pin(pin) => hasher.verify_dummy(pin),
+            Guess::Password(password) => hasher.verify_password_dummy(password),
+        }
+    }
 }
 
 impl Access {
@@ -74,6 +153,8 @@ impl Access {
             lockout: config.lockout.clone(),
             verifications: Arc::new(AtomicU64::new(0)),
             hash_slots: Arc::new(Semaphore::new(hash_slots())),
+            default_pin_from_any_phone: config.portal.default_pin_from_any_phone,
+            token_key: TokenKey::derive(&config.security.pepper),
         })
     }
 
@@ -91,22 +172,48 @@ impl Access {
     ///
     /// A well-formed number with no mailbox (or no PIN) goes through the same
     /// strikes and lock as a real one, against a dummy hash: otherwise "it never
-    /// locks" would tell a caller which mailboxes exist.
-    pub async fn login(&self, mailbox: &MailboxId, pin: &Pin) -> Result<Login, AccessError> {
-        let record = self.store.mailbox(mailbox).await?;
-        let hash = match &record {
-            Some(record) if record.pin_origin != PinOrigin::None => {
-                self.store.pin_hash(mailbox).await?
+    /// locks" would tell a caller which mailboxes exist. Its record expires
+    /// (`lockout.unknown_mailbox_ttl`), so guesses cannot fill Redis.
+    ///
+    /// The org default PIN opens a mailbox only from the owner's own phone
+    /// (unless `portal.default_pin_from_any_phone`): everyone in the organisation
+    /// knows it, so elsewhere it is a wrong PIN, with its strike.
+    pub async fn login(
+        &self,
+        mailbox: &MailboxId,
+        pin: &Pin,
+        origin: Origin,
+    ) -> Result<Login, AccessError> {
+        let found = self.store.mailbox_with_pin(mailbox).await?;
+        let (record, hash, subject) = match found {
+            Some((record, hash)) => {
+                let hash = hash.filter(|_| record.pin_origin != PinOrigin::None);
+                (Some(record), hash, LockSubject::Mailbox(mailbox.clone()))
             }
-            _ => None,
+            None => (None, None, LockSubject::UnknownMailbox(mailbox.clone())),
         };
-        let subject = LockSubject::Mailbox(mailbox.clone());
-        let verdict = self.check(&subject, pin, hash.clone()).await?;
-        Ok(match (verdict, record, hash) {
-            (Verdict::Right, Some(record), Some(_)) => Login::Granted(Box::new(record)),
+        let allowed = match &record {
+            Some(record) if record.pin_origin == PinOrigin::Default => {
+                origin == Origin::OwnPhone || self.default_pin_from_any_phone
+            }
+            _ => true,
+        };
+        let verdict = self
+            .check(&subject, Guess::Pin(pin.clone()), hash.clone(), allowed)
+            .await?;
+        let login = match (verdict, record, hash) {
+            (Verdict::Right, Some(record), Some(hash)) => {
+                Login::Granted(Box::new(record), PinProof(Some(hash)))
+            }
             (Verdict::Locked, _, _) => Login::Locked,
             _ => Login::Denied,
-        })
+        };
+        METRICS.login(match login {
+            Login::Granted(..) => LoginOutcome::Granted,
+            Login::Denied => LoginOutcome::Denied,
+            Login::Locked => LoginOutcome::Locked,
+        });
+        Ok(login)
     }
 
     /// An attempt at a mailbox number that cannot exist (malformed): denied after
@@ -120,41 +227,49 @@ impl Access {
     /// No passcode configured: always denied, after the same work.
     pub async fn admin_login(&self, passcode: &Pin) -> Result<Verdict, AccessError> {
         let hash = self.store.portal_passcode_hash().await?;
-        self.check(&LockSubject::PortalPasscode, passcode, hash)
-            .await
+        self.check(
+            &LockSubject::PortalPasscode,
+            Guess::Pin(passcode.clone()),
+            hash,
+            true,
+        )
+        .await
     }
 
     /// Waits for a hashing slot, then reserves the attempt, verifies (against a
     /// dummy when there is no stored hash, which is never right) and records the
     /// result. The slot comes first so that an attempt never sits reserved in a
-    /// queue long enough to expire into a strike.
+    /// queue long enough to expire into a strike. When `allowed` is false the
+    /// secret is verified all the same (same work, same timing) but a right one
+    /// counts as wrong.
     async fn check(
         &self,
         subject: &LockSubject,
-        pin: &Pin,
+        guess: Guess,
         hash: Option<String>,
+        allowed: bool,
     ) -> Result<Verdict, AccessError> {
         let _slot = self.hash_slot().await?;
         let token = match self.store.reserve_attempt(subject, &self.lockout).await? {
             Reservation::Locked => return Ok(Verdict::Locked),
             Reservation::Busy => {
                 // Other calls hold the rest of the quota: a wrong PIN, no strike.
-                let pin = pin.clone();
-                self.blocking(move |this| this.hasher.verify_dummy(&pin))
+                self.blocking(move |this| guess.verify_dummy(&this.hasher))
                     .await?;
                 return Ok(Verdict::Wrong);
             }
             Reservation::Granted(token) => token,
         };
-        let pin = pin.clone();
         let right = match hash {
             Some(hash) => {
                 self.verifications.fetch_add(1, Ordering::Relaxed);
-                self.blocking(move |this| this.hasher.verify(&pin, &hash))
-                    .await?
+                let right = self
+                    .blocking(move |this| guess.verify(&this.hasher, &hash))
+                    .await?;
+                right && allowed
             }
             None => {
-                self.blocking(move |this| this.hasher.verify_dummy(&pin))
+                self.blocking(move |this| guess.verify_dummy(&this.hasher))
                     .await?;
                 false
             }
@@ -163,6 +278,15 @@ impl Access {
             .store
             .finish_attempt(subject, token, right, &self.lockout)
             .await?;
+        if result.locked && !right {
+            // The reservation was granted, so the subject was not locked when
+            // this attempt began: it ended locked with this failure.
+            METRICS.lockout(match subject {
+                LockSubject::Mailbox(_) | LockSubject::UnknownMailbox(_) => LockoutSubject::Mailbox,
+                LockSubject::PortalPasscode => LockoutSubject::PortalPasscode,
+                LockSubject::AdminAccount(_) => LockoutSubject::Administrator,
+            });
+        }
         Ok(if result.locked {
             Verdict::Locked
         } else if right {
@@ -174,51 +298,95 @@ impl Access {
 
     /// The full policy check of a PIN the owner wants, without storing it: the
     /// reason is spoken before the caller is asked to confirm.
+    ///
+    /// The org default PIN is refused without saying so (the caller hears "that
+    /// PIN cannot be used"), and, unless the mailbox is on the default PIN (its
+    /// owner logged in with it and knows it), it counts as a strike: otherwise
+    /// any logged-in user could test guesses of the default PIN for free.
     pub async fn check_new_pin(
         &self,
         mailbox: &MailboxId,
         pin: &Pin,
-    ) -> Result<Result<(), PinRejection>, AccessError> {
+    ) -> Result<NewPin, AccessError> {
         let default_hash = self.store.default_pin_hash().await?;
         let history = self.store.pin_history(mailbox).await?;
-        // The PIN being replaced (a default or temporary one never enters the
-        // history) must not come back as the "new" one.
-        let current = self.store.pin_hash(mailbox).await?;
-        let (pin, mailbox) = (pin.clone(), mailbox.clone());
-        self.hashing(move |this| {
-            this.policy.check(
-                &pin,
-                &mailbox,
-                &this.hasher,
-                default_hash.as_deref(),
-                &history,
-            )?;
-            match current {
-                Some(current) if this.hasher.verify(&pin, &current) => {
-                    Err(PinRejection::RecentlyUsed)
+        let Some((record, current)) = self.store.mailbox_with_pin(mailbox).await? else {
+            return Ok(NewPin::ChangedMeanwhile);
+        };
+        let (candidate, id) = (pin.clone(), mailbox.clone());
+        let checked = self
+            .hashing(move |this| {
+                this.policy.check(
+                    &candidate,
+                    &id,
+                    &this.hasher,
+                    default_hash.as_deref(),
+                    &history,
+                )?;
+                // The PIN being replaced (a default or temporary one never enters
+                // the history) must not come back as the "new" one.
+                match current {
+                    Some(current) if this.hasher.verify(&candidate, &current) => {
+                        Err(PinRejection::RecentlyUsed)
+                    }
+                    _ => Ok(()),
                 }
-                _ => Ok(()),
+            })
+            .await?;
+        match checked {
+            Ok(()) => Ok(NewPin::Accepted(PinProof(None))),
+            Err(PinRejection::DefaultPin) if record.pin_origin != PinOrigin::Default => {
+                let subject = LockSubject::Mailbox(mailbox.clone());
+                let result = self.store.add_strike(&subject, &self.lockout).await?;
+                warn!(
+                    strikes = result.strikes,
+                    locked = result.locked,
+                    "a new PIN equal to the org default PIN was tried by a caller not logged in with it"
+                );
+                if result.locked {
+                    Ok(NewPin::Locked)
+                } else {
+                    Ok(NewPin::Refused(PinRejection::DefaultPin))
+                }
             }
-        })
-        .await
+            Err(rejection) => Ok(NewPin::Refused(rejection)),
+        }
     }
 
     /// Sets the owner's own PIN after the full policy check (rules, the org default
-    /// PIN, the last PINs). `Err(rejection)` says why it was refused.
+    /// PIN, the last PINs), only if the PIN is still the one `proof` was given for.
     pub async fn change_pin(
         &self,
         mailbox: &MailboxId,
         pin: &Pin,
-    ) -> Result<Result<(), PinRejection>, AccessError> {
-        if let Err(rejection) = self.check_new_pin(mailbox, pin).await? {
-            return Ok(Err(rejection));
+        proof: &PinProof,
+    ) -> Result<NewPin, AccessError> {
+        match self.check_new_pin(mailbox, pin).await? {
+            NewPin::Accepted(_) => {}
+            other => return Ok(other),
         }
         let pin = pin.clone();
         let hash = self.hashing(move |this| this.hasher.hash(&pin)).await??;
-        self.store
-            .set_pin(mailbox, &hash, PinOrigin::User, self.policy.history)
+        let swap = self
+            .store
+            .replace_pin(mailbox, proof.0.as_deref(), &hash, self.policy.history)
             .await?;
-        Ok(Ok(()))
+        Ok(match swap {
+            PinSwap::Replaced => NewPin::Accepted(PinProof(Some(hash))),
+            PinSwap::ChangedMeanwhile | PinSwap::NoMailbox => NewPin::ChangedMeanwhile,
+        })
+    }
+
+    /// A new PIN chosen by an owner who proved who they are another way (the web
+    /// portal's sign-in by phone): it replaces the PIN stored now, still as a
+    /// compare-and-set, so a change made meanwhile is never overwritten silently.
+    pub async fn change_pin_as_owner(
+        &self,
+        mailbox: &MailboxId,
+        pin: &Pin,
+    ) -> Result<NewPin, AccessError> {
+        let current = self.store.pin_hash(mailbox).await?;
+        self.change_pin(mailbox, pin, &PinProof(current)).await
     }
 
     async fn verify_dummy(&self, pin: &Pin) -> Result<(), AccessError> {

@@ -7,13 +7,13 @@
 //! file fails at start-up rather than in the middle of a call.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::domain::{HashCost, Language, PinPolicy};
-use crate::store::lockout::LockoutPolicy;
+use crate::domain::template::Template;
+use crate::domain::{HashCost, Language, LockoutPolicy, PinPolicy, ReceptionistConfig};
 
 /// Environment variable naming the config file when `--config` is not given.
 pub const CONFIG_FILE_ENV: &str = "VOICEPORTAL_CONFIG";
@@ -71,11 +71,124 @@ pub struct Config {
     pub call: CallConfig,
     pub portal: PortalConfig,
     pub deposit: DepositConfig,
+    pub receptionist: ReceptionistConfig,
+    pub import: ImportConfig,
     pub email: EmailConfig,
+    pub repair: RepairConfig,
     pub security: SecurityConfig,
     pub pin_policy: PinPolicy,
     pub lockout: LockoutPolicy,
+    pub web: WebConfig,
     pub log: LogConfig,
+}
+
+/// The HTTP server of `serve`: the administrator portal, the owners' portal, the
+/// JSON API, health and metrics (SPEC "Web portal").
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// Serve HTTP at all. Off: `serve` handles calls only.
+    pub enabled: bool,
+    /// Address and port to listen on. Loopback by default: nothing is reachable
+    /// from the network until an administrator says so.
+    pub listen: String,
+    /// PEM certificate chain and private key: both given, the server speaks
+    /// HTTPS only (and cookies get `Secure`); both empty, plain HTTP.
+    pub tls_cert: String,
+    pub tls_key: String,
+    /// The address people type, e.g. `https://voicemail.example.org`; empty
+    /// means `http(s)://<listen>`. Put in e-mails, and an `https` URL marks
+    /// cookies `Secure` behind a TLS-terminating proxy too.
+    pub public_url: String,
+    /// How long a sign-in lasts, from the moment it was made (not renewed by
+    /// activity, so a stolen cookie stops working on its own).
+    #[serde(with = "humantime_serde")]
+    pub session_lifetime: Duration,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            enabled: true,
+            listen: "127.0.0.1:8090".into(),
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            public_url: String::new(),
+            session_lifetime: Duration::from_secs(8 * 3600),
+        }
+    }
+}
+
+impl WebConfig {
+    /// Whether the server itself speaks TLS.
+    pub fn tls(&self) -> bool {
+        !self.tls_cert.is_empty()
+    }
+
+    /// Whether people reach the server over HTTPS (its own TLS, or a proxy's as
+    /// `public_url` says): cookies are then marked `Secure`.
+    pub fn https(&self) -> bool {
+        self.tls() || self.public_url.starts_with("https://")
+    }
+
+    /// `public_url` without a trailing slash, or one made from `listen`.
+    pub fn base_url(&self) -> String {
+        if self.public_url.is_empty() {
+            let scheme = if self.tls() { "https" } else { "http" };
+            format!("{scheme}://{}", self.listen)
+        } else {
+            self.public_url.trim_end_matches('/').to_owned()
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(invalid(
+                "web.listen",
+                format!(
+                    "`{}` is not an address and port such as 127.0.0.1:8090",
+                    self.listen
+                ),
+            ));
+        }
+        if self.tls_cert.is_empty() != self.tls_key.is_empty() {
+            let key = if self.tls_cert.is_empty() {
+                "web.tls_cert"
+            } else {
+                "web.tls_key"
+            };
+            return Err(invalid(
+                key,
+                "web.tls_cert and web.tls_key go together: set both or neither",
+            ));
+        }
+        for (key, path) in [
+            ("web.tls_cert", &self.tls_cert),
+            ("web.tls_key", &self.tls_key),
+        ] {
+            if !path.is_empty() && !Path::new(path).is_file() {
+                return Err(invalid(key, format!("{path} is not a readable file")));
+            }
+        }
+        if !self.public_url.is_empty() {
+            let url = url::Url::parse(&self.public_url).map_err(|e| {
+                invalid(
+                    "web.public_url",
+                    format!("`{}` is not a URL: {e}", self.public_url),
+                )
+            })?;
+            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                return Err(invalid(
+                    "web.public_url",
+                    "must be an http:// or https:// address",
+                ));
+            }
+        }
+        if self.session_lifetime < Duration::from_secs(60) {
+            return Err(invalid("web.session_lifetime", "must be at least 1m"));
+        }
+        Ok(())
+    }
 }
 
 /// The voice portal's own settings.
@@ -96,6 +209,13 @@ pub struct PortalConfig {
     /// dialplan, with a forged caller ID, is not trusted. Empty: context only
     /// (only safe when no untrusted call can ever reach a trusted context).
     pub own_phone_channel: String,
+    /// Whether the org default PIN opens a mailbox still on it from any phone.
+    /// Off (the default), it works only from the owner's own phone (a trusted
+    /// context and `own_phone_channel`); anywhere else it is a wrong PIN. Every
+    /// employee knows the default PIN, so turned on, anyone who learns it (a
+    /// colleague, a former employee, an outsider) can call in and take over
+    /// every mailbox whose owner has not logged in yet, choosing its PIN.
+    pub default_pin_from_any_phone: bool,
     /// Wrong PINs allowed in one call before goodbye (SPEC: 3).
     pub max_attempts_per_call: u32,
     /// Prompt language of mailboxes that do not set one.
@@ -111,6 +231,7 @@ impl Default for PortalConfig {
             number: "8500".into(),
             trusted_contexts: vec!["from-phones".into()],
             own_phone_channel: "PJSIP/{number}".into(),
+            default_pin_from_any_phone: false,
             max_attempts_per_call: 3,
             default_language: Language::En,
             mwi_context: "default".into(),
@@ -133,6 +254,18 @@ pub struct DepositConfig {
     pub min_message: Duration,
     /// Messages (new and old) a mailbox holds before "mailbox full".
     pub max_messages: u32,
+    /// How long a deposit keeps trying to index a message while Redis does not
+    /// answer (backing off up to a few seconds between tries). The caller is
+    /// told the message is saved as soon as its audio is stored; if Redis is
+    /// away longer, the periodic repair indexes it, lights the lamp and sends the
+    /// e-mail once Redis is back.
+    #[serde(with = "humantime_serde")]
+    pub index_retry_for: Duration,
+    /// A deposit in progress holds a lease on its record (caller, time, e-mail
+    /// owed), renewed every third of this while the call runs. When the
+    /// instance dies, repair finishes its deposits once the lease lapses.
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
     /// Where `0` during a greeting sends the caller; absent: `0` does nothing.
     pub operator: Option<OperatorConfig>,
 }
@@ -144,7 +277,27 @@ impl Default for DepositConfig {
             max_silence: Duration::from_secs(10),
             min_message: Duration::from_secs(1),
             max_messages: 100,
+            index_retry_for: Duration::from_secs(120),
+            lease: Duration::from_secs(30),
             operator: None,
+        }
+    }
+}
+
+/// `voiceportal admin import app-voicemail`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImportConfig {
+    /// Asterisk's recordings directory (`astspooldir`/recording): ARI has no
+    /// upload, so imported audio is written there as the service's recordings
+    /// are (`--recordings-dir` overrides it).
+    pub recordings_dir: PathBuf,
+}
+
+impl Default for ImportConfig {
+    fn default() -> Self {
+        ImportConfig {
+            recordings_dir: PathBuf::from("/var/spool/asterisk/recording"),
         }
     }
 }
@@ -196,6 +349,15 @@ pub struct EmailConfig {
     pub retry_initial: Duration,
     #[serde(with = "humantime_serde")]
     pub retry_max: Duration,
+    /// Longest one SMTP command may take: a server that stops answering costs a
+    /// worker this long, then the mail is retried later.
+    #[serde(with = "humantime_serde")]
+    pub smtp_timeout: Duration,
+    /// Mails sent at the same time (each a worker with its own connection).
+    pub concurrency: usize,
+    /// Notifications waiting in Redis at most; beyond, new ones are dropped
+    /// (logged) rather than pile up while the mail server is away.
+    pub queue_max: usize,
 }
 
 impl Default for EmailConfig {
@@ -220,6 +382,28 @@ impl Default for EmailConfig {
             max_attempts: 5,
             retry_initial: Duration::from_secs(5),
             retry_max: Duration::from_secs(300),
+            smtp_timeout: Duration::from_secs(30),
+            concurrency: 4,
+            queue_max: 10_000,
+        }
+    }
+}
+
+/// The repair pass run by `serve` (also at start-up): it makes the message
+/// index and Asterisk's recordings agree, finishes what crashed deposits left
+/// (indexing, lamp, e-mail) and republishes every lamp.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RepairConfig {
+    /// Time between two passes.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+}
+
+impl Default for RepairConfig {
+    fn default() -> Self {
+        RepairConfig {
+            interval: Duration::from_secs(300),
         }
     }
 }
@@ -514,6 +698,15 @@ impl Config {
                 "must be shorter than deposit.max_message",
             ));
         }
+        if self.deposit.lease < Duration::from_millis(300) {
+            return Err(invalid("deposit.lease", "must be at least 300ms"));
+        }
+        if self.deposit.index_retry_for.is_zero() {
+            return Err(invalid("deposit.index_retry_for", "must be above zero"));
+        }
+        if self.repair.interval < Duration::from_secs(1) {
+            return Err(invalid("repair.interval", "must be at least 1s"));
+        }
         if self.deposit.max_messages == 0 {
             return Err(invalid("deposit.max_messages", "must be at least 1"));
         }
@@ -527,6 +720,9 @@ impl Config {
                 "needs a context, an extension and a priority of at least 1",
             ));
         }
+        self.receptionist
+            .validate()
+            .map_err(|reason| invalid("receptionist", reason))?;
         validate_email(&self.email)?;
         self.pin_policy
             .validate()
@@ -538,6 +734,7 @@ impl Config {
         self.lockout
             .validate()
             .map_err(|reason| invalid("lockout", reason))?;
+        self.web.validate()?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_err() {
             return Err(invalid(
                 "log.filter",
@@ -600,17 +797,26 @@ fn validate_email(email: &EmailConfig) -> Result<(), ConfigError> {
             format!("`{}` is not an e-mail address: {e}", email.from),
         ));
     }
-    if let Err(e) = crate::notify::email::Template::parse(&email.subject) {
+    if let Err(e) = Template::parse(&email.subject) {
         return Err(invalid("email.subject", e.to_string()));
     }
     if email.subject.contains(['\r', '\n']) {
         return Err(invalid("email.subject", "must be a single line"));
     }
-    if let Err(e) = crate::notify::email::Template::parse(&email.body) {
+    if let Err(e) = Template::parse(&email.body) {
         return Err(invalid("email.body", e.to_string()));
     }
     if email.max_attempts == 0 {
         return Err(invalid("email.max_attempts", "must be at least 1"));
+    }
+    if email.smtp_timeout.is_zero() {
+        return Err(invalid("email.smtp_timeout", "must be above zero"));
+    }
+    if email.concurrency == 0 || email.concurrency > 64 {
+        return Err(invalid("email.concurrency", "must be 1 to 64"));
+    }
+    if email.queue_max == 0 {
+        return Err(invalid("email.queue_max", "must be at least 1"));
     }
     if email.retry_initial.is_zero() || email.retry_initial > email.retry_max {
         return Err(invalid(
@@ -737,5 +943,35 @@ mod tests {
         let mut config = Config::default();
         config.ari.app = "voice portal".into();
         assert!(config.validate().is_err());
+
+        let mut config = Config::default();
+        config.web.listen = "localhost".into();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("web.listen"), "{err}");
+
+        let mut config = Config::default();
+        config.web.tls_cert = "/etc/hostname".into();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("web.tls_key"), "{err}");
+
+        let mut config = Config::default();
+        config.web.public_url = "ftp://example.org".into();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("web.public_url"), "{err}");
+    }
+
+    #[test]
+    fn web_defaults_listen_on_loopback_only() {
+        let web = WebConfig::default();
+        let addr: std::net::SocketAddr = web.listen.parse().unwrap();
+        assert!(addr.ip().is_loopback());
+        assert!(!web.https());
+        assert_eq!(web.base_url(), "http://127.0.0.1:8090");
+        let behind_proxy = WebConfig {
+            public_url: "https://vm.example.org/".into(),
+            ..WebConfig::default()
+        };
+        assert!(behind_proxy.https());
+        assert_eq!(behind_proxy.base_url(), "https://vm.example.org");
     }
 }

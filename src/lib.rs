@@ -10,5 +10,8 @@ pub mod call;
 pub mod config;
 pub mod domain;
 pub mod flows;
+pub mod logs;
+pub mod metrics;
 pub mod notify;
 pub mod store;
+pub mod web;

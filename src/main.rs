@@ -4,11 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
 use voiceportal::admin::cli::AdminCommand;
 use voiceportal::app::App;
-use voiceportal::config::{CONFIG_FILE_ENV, Config, LogFormat};
+use voiceportal::config::{CONFIG_FILE_ENV, Config};
 
 #[derive(Parser)]
 #[command(version, about = "Voicemail and voice portal for Asterisk, over ARI")]
@@ -53,7 +52,7 @@ fn main() -> ExitCode {
 }
 
 fn serve(config: Config) -> ExitCode {
-    init_logging(&config);
+    voiceportal::logs::init(&config.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -75,16 +74,6 @@ fn serve(config: Config) -> ExitCode {
         app.run(shutdown_signal()).await;
         ExitCode::SUCCESS
     })
-}
-
-fn init_logging(config: &Config) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match config.log.format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM (systemd, docker stop).

@@ -225,6 +225,25 @@ impl Channel {
             &[("args", crate::json::to_json(args))],
         );
     }
+
+    /// Emits a `StasisStart` changed by `edit` first (a test of what an app does
+    /// with an event it does not expect). Keys come out in alphabetical order.
+    pub(crate) fn stasis_start_edited(
+        &self,
+        core: &Core,
+        args: &[String],
+        edit: impl FnOnce(&mut serde_json::Value),
+    ) {
+        let post = [
+            ("args", crate::json::to_json(args)),
+            ("channel", self.snapshot_json()),
+        ];
+        let text = core.event(&self.app, "StasisStart", &[], &post);
+        let mut value: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        edit(&mut value);
+        core.emit(&self.app, value.to_string());
+    }
 }
 
 /// Marks the channel hung up and emits what Asterisk emits, then lets the

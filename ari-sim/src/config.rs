@@ -1,6 +1,7 @@
 //! Simulator configuration.
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// How the simulated Asterisk is set up. `SimConfig::default()` matches the
@@ -25,6 +26,11 @@ pub struct SimConfig {
     /// Real-time limit for one websocket write before the socket is closed
     /// (Asterisk's `websocket_write_timeout`, 100 ms by default).
     pub ws_write_timeout: Duration,
+    /// Keep stored recordings as files in this directory, as Asterisk's
+    /// recordings directory does (`<dir>/<name>.<format>`), so that files
+    /// another program writes there are stored recordings too; `None`: in
+    /// memory only.
+    pub recordings_dir: Option<PathBuf>,
 }
 
 impl Default for SimConfig {
@@ -51,6 +57,7 @@ impl Default for SimConfig {
                 .collect(),
             missing_sounds: HashSet::new(),
             ws_write_timeout: Duration::from_millis(100),
+            recordings_dir: None,
         }
     }
 }

@@ -41,6 +41,8 @@ pub(crate) struct Core {
     state: Mutex<State>,
     /// Bumped whenever an app socket connects or goes away.
     pub(crate) conn_tx: watch::Sender<u64>,
+    /// Bumped whenever the app originates a call.
+    pub(crate) originate_tx: watch::Sender<u64>,
     /// Becomes true when the last `Simulator` handle is dropped.
     pub(crate) shutdown_tx: watch::Sender<bool>,
 }
@@ -60,6 +62,8 @@ pub(crate) struct State {
     /// Tiny dialplan: (context, exten) => Stasis args.
     pub(crate) routes: HashMap<(String, String), Vec<String>>,
     pub(crate) log: Vec<LoggedRequest>,
+    /// Originated calls not yet taken by the test (`Simulator::wait_originated`).
+    pub(crate) ringing: Vec<crate::originate::Ringing>,
     /// Counter for channel names and ids.
     pub(crate) seq: u64,
 }
@@ -67,11 +71,16 @@ pub(crate) struct State {
 impl Core {
     pub(crate) fn new(config: SimConfig) -> Core {
         let clock = Clock::new(config.speed);
+        let mut state = State::default();
+        if let Some(dir) = &config.recordings_dir {
+            state.stored = Stored::on_disk(dir.clone());
+        }
         Core {
             config,
             clock,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
             conn_tx: watch::Sender::new(0),
+            originate_tx: watch::Sender::new(0),
             shutdown_tx: watch::Sender::new(false),
         }
     }

@@ -444,6 +444,7 @@ pub(crate) async fn run_recording(core: &Core, chan: &Arc<Channel>, rec: Arc<Liv
             StoredRec {
                 format: rec.opts.format.clone(),
                 runs: keep.clone(),
+                file: None,
             },
         );
         keep
@@ -608,6 +609,7 @@ fn finish(core: &Core, rec: &Arc<LiveRecording>, fin: Fin) {
             StoredRec {
                 format: rec.opts.format.clone(),
                 runs,
+                file: None,
             },
         ),
         Fin::Delete(_) => {

@@ -13,6 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// A change made to a `StasisStart` before it is sent.
+type StartEdit = Box<dyn FnOnce(&mut serde_json::Value) + Send>;
+
 /// A running simulated Asterisk. Clones share the server; dropping the last
 /// clone stops it (sockets closed, channel tasks ended).
 #[derive(Debug, Clone)]
@@ -95,6 +98,21 @@ impl Simulator {
     /// A call enters `Stasis(app, args...)`. Without a connected app socket
     /// it fails at once (`stasis_failed()`), as Asterisk does.
     pub async fn dial(&self, dial: Dial) -> Caller {
+        self.dial_edited(dial, None).await
+    }
+
+    /// Like [`Simulator::dial`], but the `StasisStart` event is changed by
+    /// `edit` before it is sent (e.g. a field removed), to test how the app
+    /// copes with events it does not expect. The call is otherwise normal.
+    pub async fn dial_with_start_edit(
+        &self,
+        dial: Dial,
+        edit: impl FnOnce(&mut serde_json::Value) + Send + 'static,
+    ) -> Caller {
+        self.dial_edited(dial, Some(Box::new(edit))).await
+    }
+
+    async fn dial_edited(&self, dial: Dial, edit: Option<StartEdit>) -> Caller {
         let core = self.core().clone();
         let app = core.config.app.clone();
         let now = core.clock.now_ms();
@@ -164,8 +182,17 @@ impl Simulator {
         }
         core.lock().channels.insert(id, chan.clone());
         tokio::spawn(channel::run(core.clone(), chan.clone(), rx));
-        chan.stasis_start(&core, &dial.args);
+        match edit {
+            Some(edit) => chan.stasis_start_edited(&core, &dial.args, edit),
+            None => chan.stasis_start(&core, &dial.args),
+        }
         Caller::new(core, chan, false)
+    }
+
+    /// Waits for the next call the app originated (`POST /channels`), oldest
+    /// first: the phone rings until the test answers or declines it.
+    pub async fn wait_originated(&self, timeout: Duration) -> Option<crate::Ringing> {
+        crate::originate::next_ringing(self.core(), timeout).await
     }
 
     /// Drops the app's websocket from the server side; events meanwhile are

@@ -4,11 +4,34 @@
 //! a real WAV file (mono, 16-bit PCM, 44-byte header) is produced on download:
 //! speech is a non-zero waveform, silence is zeros, and an empty recording is
 //! just the header, like the 44-byte file Asterisk leaves.
+//!
+//! With `SimConfig::recordings_dir`, recordings are files in that directory, as
+//! in Asterisk's own recordings directory: `<dir>/<name>.<format>`. What the app
+//! records is written there, and what another program puts there (an import of
+//! old voicemail, a copy by hand) is seen by ARI as a stored recording, with the
+//! file's extension as its format. Without it, everything stays in memory.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 /// Samples per virtual millisecond (8 kHz).
 const SAMPLES_PER_MS: u64 = 8;
+
+/// The file extensions Asterisk reads as stored recordings (its format names),
+/// with the bytes one millisecond of audio takes in each (0: not known).
+const FORMATS: &[(&str, u64)] = &[
+    ("wav", 16),
+    ("WAV", 0),
+    ("wav49", 0),
+    ("gsm", 0),
+    ("sln", 16),
+    ("sln16", 32),
+    ("wav16", 32),
+    ("ulaw", 8),
+    ("alaw", 8),
+    ("g722", 8),
+    ("g729", 1),
+];
 
 /// One stored recording.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +39,9 @@ pub(crate) struct StoredRec {
     pub(crate) format: String,
     /// Runs of (is speech, length in ms), in order.
     pub(crate) runs: Vec<(bool, u64)>,
+    /// The file as found in the recordings directory, when another program
+    /// wrote it: served as is.
+    pub(crate) file: Option<Vec<u8>>,
 }
 
 impl StoredRec {
@@ -25,6 +51,24 @@ impl StoredRec {
         StoredRec {
             format: format.to_string(),
             runs,
+            file: None,
+        }
+    }
+
+    /// A recording as read from a file: its length from the WAV data chunk (or
+    /// the size, for raw formats), heard as speech throughout.
+    fn from_file(format: &str, bytes: Vec<u8>) -> StoredRec {
+        let ms = match format {
+            "wav" | "wav16" => wav_data_ms(&bytes),
+            _ => FORMATS
+                .iter()
+                .find(|(ext, _)| *ext == format)
+                .and_then(|(_, per_ms)| (*per_ms > 0).then(|| bytes.len() as u64 / per_ms))
+                .unwrap_or(0),
+        };
+        StoredRec {
+            file: Some(bytes),
+            ..StoredRec::speech(format, ms)
         }
     }
 
@@ -44,6 +88,9 @@ impl StoredRec {
     /// The file's bytes: a WAV for `wav`, raw 16-bit samples for `sln`, and
     /// one byte per sample for the 8-bit codecs (`ulaw`, `alaw`, others).
     pub(crate) fn file_bytes(&self) -> Vec<u8> {
+        if let Some(file) = &self.file {
+            return file.clone();
+        }
         let samples = self.samples();
         match self.format.as_str() {
             "wav" => wav(&samples),
@@ -93,32 +140,174 @@ fn wav(samples: &[i16]) -> Vec<u8> {
     out
 }
 
+/// Milliseconds of 8 kHz 16-bit audio in a WAV's `data` chunk (16 kHz for
+/// `wav16` is not told apart: lengths of imported test files are 8 kHz).
+fn wav_data_ms(bytes: &[u8]) -> u64 {
+    let mut pos = 12;
+    while let Some(header) = bytes.get(pos..pos + 8) {
+        let size = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        if &header[..4] == b"data" {
+            let available = bytes.len().saturating_sub(pos + 8);
+            return size.min(available) as u64 / 16;
+        }
+        pos += 8 + size + (size & 1);
+    }
+    0
+}
+
 /// All stored recordings, by name (names may contain `/`).
 #[derive(Debug, Default)]
 pub(crate) struct Stored {
     map: BTreeMap<String, StoredRec>,
+    /// The recordings directory, when recordings are files (see the module doc).
+    dir: Option<PathBuf>,
 }
 
 impl Stored {
-    pub(crate) fn get(&self, name: &str) -> Option<&StoredRec> {
+    /// Recordings kept as files under `dir`, which is created if needed.
+    pub(crate) fn on_disk(dir: PathBuf) -> Stored {
+        if let Err(err) = std::fs::create_dir_all(&dir) {
+            tracing::warn!(%err, dir = %dir.display(), "cannot create the recordings directory");
+        }
+        Stored {
+            map: BTreeMap::new(),
+            dir: Some(dir),
+        }
+    }
+
+    pub(crate) fn get(&mut self, name: &str) -> Option<&StoredRec> {
+        if self.dir.is_some() {
+            self.reload(name);
+        }
         self.map.get(name)
     }
 
     pub(crate) fn put(&mut self, name: &str, rec: StoredRec) {
+        let safe = !name.split('/').any(|part| part.is_empty() || part == "..");
+        if let (Some(dir), true) = (&self.dir, safe) {
+            remove_files(dir, name);
+            let path = dir.join(format!("{name}.{}", rec.format));
+            let written = path
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| std::fs::write(&path, rec.file_bytes()));
+            if let Err(err) = written {
+                tracing::warn!(%err, path = %path.display(), "cannot write a recording");
+            }
+        }
         self.map.insert(name.to_string(), rec);
     }
 
     pub(crate) fn remove(&mut self, name: &str) -> Option<StoredRec> {
-        self.map.remove(name)
+        let on_disk = match &self.dir {
+            Some(dir) => {
+                let found = file_of(dir, name)
+                    .map(|(format, path)| StoredRec::from_file(&format, read(&path)));
+                remove_files(dir, name);
+                found
+            }
+            None => None,
+        };
+        self.map.remove(name).or(on_disk)
     }
 
-    pub(crate) fn names(&self) -> Vec<String> {
-        self.map.keys().cloned().collect()
+    pub(crate) fn names(&mut self) -> Vec<String> {
+        self.all().into_iter().map(|(name, _)| name).collect()
     }
 
     /// `GET /recordings/stored` body.
-    pub(crate) fn list_json(&self) -> String {
-        let items: Vec<String> = self.map.iter().map(|(n, r)| r.to_json(n)).collect();
+    pub(crate) fn list_json(&mut self) -> String {
+        let items: Vec<String> = self
+            .all()
+            .iter()
+            .map(|(name, rec)| rec.to_json(name))
+            .collect();
         format!("[{}]", items.join(","))
+    }
+
+    /// Every recording, by name; on disk, what the directory holds now.
+    fn all(&mut self) -> Vec<(String, StoredRec)> {
+        if let Some(dir) = self.dir.clone() {
+            let mut names = Vec::new();
+            walk(&dir, &dir, &mut names);
+            names.sort();
+            names.dedup();
+            for name in &names {
+                self.reload(name);
+            }
+            self.map.retain(|name, _| names.contains(name));
+        }
+        self.map
+            .iter()
+            .map(|(name, rec)| (name.clone(), rec.clone()))
+            .collect()
+    }
+
+    /// Makes the entry of `name` what its file says: gone without a file; read
+    /// from the file when it was written by someone else (or changed format).
+    fn reload(&mut self, name: &str) {
+        let Some(dir) = &self.dir else { return };
+        match file_of(dir, name) {
+            None => {
+                self.map.remove(name);
+            }
+            Some((format, path)) => {
+                let bytes = read(&path);
+                let current = self
+                    .map
+                    .get(name)
+                    .is_some_and(|rec| rec.format == format && rec.file_bytes() == bytes);
+                if !current {
+                    self.map
+                        .insert(name.to_string(), StoredRec::from_file(&format, bytes));
+                }
+            }
+        }
+    }
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_default()
+}
+
+/// The file holding recording `name`, and its format (the extension).
+fn file_of(dir: &Path, name: &str) -> Option<(String, PathBuf)> {
+    if name.split('/').any(|part| part.is_empty() || part == "..") {
+        return None;
+    }
+    FORMATS.iter().find_map(|(ext, _)| {
+        let path = dir.join(format!("{name}.{ext}"));
+        path.is_file().then(|| ((*ext).to_string(), path))
+    })
+}
+
+/// Removes every file of recording `name`, whatever its format.
+fn remove_files(dir: &Path, name: &str) {
+    while let Some((_, path)) = file_of(dir, name) {
+        if std::fs::remove_file(&path).is_err() {
+            return;
+        }
+    }
+}
+
+/// Collects the names (relative, without extension) of the recordings under
+/// `at`.
+fn walk(root: &Path, at: &Path, names: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(at) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            walk(root, &path, names);
+            continue;
+        }
+        let known = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| FORMATS.iter().any(|(ext, _)| *ext == e));
+        if let (true, Ok(relative)) = (known, path.with_extension("").strip_prefix(root)) {
+            names.push(relative.to_string_lossy().into_owned());
+        }
     }
 }

@@ -102,7 +102,8 @@ impl Apps {
         matches!(self.owners.get(app), Some(Some(_)))
     }
 
-    /// Whether `app` was ever registered (it stays listed while deactivated).
+    /// Whether `app` was ever registered (listed while deactivated only as long as
+    /// a channel is still in it: see `http::misc`).
     pub(crate) fn exists(&self, app: &str) -> bool {
         self.owners.contains_key(app)
     }

@@ -447,6 +447,100 @@ async fn stored_recording_plays_for_its_length() {
     assert_eq!(caller.state(), "Ring");
 }
 
+/// A canonical 8 kHz mono 16-bit WAV of `ms` milliseconds of a constant level.
+fn wav_file(ms: usize) -> Vec<u8> {
+    let data = ms * 16;
+    let mut out = Vec::new();
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data as u32).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&[1, 0, 1, 0]);
+    out.extend_from_slice(&8000u32.to_le_bytes());
+    out.extend_from_slice(&16000u32.to_le_bytes());
+    out.extend_from_slice(&[2, 0, 16, 0]);
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&(data as u32).to_le_bytes());
+    out.resize(44 + data, 9);
+    out
+}
+
+/// With a recordings directory, files put there by another program are stored
+/// recordings (listed, played for their length, served as they are, deleted),
+/// and what the app records lands there as `<name>.wav`.
+#[tokio::test]
+async fn recordings_directory_on_disk() {
+    let dir = std::env::temp_dir().join(format!("ari-sim-recdir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = SimConfig {
+        recordings_dir: Some(dir.clone()),
+        ..SimConfig::default()
+    };
+    let (sim, log, _sock, http) = setup_with(config).await;
+    std::fs::create_dir_all(dir.join("old/1001")).unwrap();
+    let file = wav_file(2500);
+    std::fs::write(dir.join("old/1001/msg.wav"), &file).unwrap();
+    std::fs::write(dir.join("old/1001/notes.txt"), b"not audio").unwrap();
+    let got = http
+        .call("GET", "/ari/recordings/stored/old%2F1001%2Fmsg")
+        .await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.json(), json!({"name": "old/1001/msg", "format": "wav"}));
+    assert_eq!(sim.stored_recording_secs("old/1001/msg"), Some(2.5));
+    let served = http
+        .call("GET", "/ari/recordings/stored/old%2F1001%2Fmsg/file")
+        .await;
+    assert_eq!(served.bytes, file);
+
+    let caller = sim.dial(Dial::portal("1001")).await;
+    let id = caller.channel_id();
+    log.wait_type("StasisStart", 0, T).await.unwrap();
+    http.call(
+        "POST",
+        &format!("/ari/channels/{id}/play/p1?media=recording:old/1001/msg"),
+    )
+    .await;
+    let fin = log.wait_type("PlaybackFinished", 0, T).await.unwrap();
+    assert_eq!(fin["playback"]["state"], "done");
+
+    caller.set_audio(CallerAudio::Talking);
+    let n = log.len();
+    http.call(
+        "POST",
+        &format!("/ari/channels/{id}/record?name=new/one&format=wav&maxDurationSeconds=2"),
+    )
+    .await;
+    log.wait_type("RecordingFinished", n, T).await.unwrap();
+    let written = std::fs::read(dir.join("new/one.wav")).unwrap();
+    assert_eq!(Some(written), sim.stored_recording_file("new/one"));
+
+    let list = http.call("GET", "/ari/recordings/stored").await.json();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["new/one", "old/1001/msg"]);
+    assert_eq!(
+        http.call("DELETE", "/ari/recordings/stored/old%2F1001%2Fmsg")
+            .await
+            .status,
+        204
+    );
+    assert!(!dir.join("old/1001/msg.wav").exists());
+    // Removed by hand: gone for ARI too.
+    std::fs::remove_file(dir.join("new/one.wav")).unwrap();
+    assert_eq!(
+        http.call("GET", "/ari/recordings/stored/new%2Fone")
+            .await
+            .status,
+        404
+    );
+    caller.hangup().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn local_channel_shape() {
     let (sim, log, _sock, http) = setup().await;
@@ -572,6 +666,32 @@ async fn websocket_drop_and_reconnect() {
         log2.wait_type("StasisEnd", 0, T).await.unwrap();
         assert_eq!(types(&log).len(), 1, "old log only has StasisStart");
     }
+}
+
+/// As a real Asterisk does (checked by voiceportal's real-call test
+/// `real::fidelity`): an app whose socket is gone stays listed only while a
+/// channel is still in it.
+#[tokio::test]
+async fn an_app_without_socket_or_channel_is_forgotten() {
+    let (sim, log, sock, http) = setup().await;
+    let caller = sim.dial(Dial::portal("1001")).await;
+    log.wait_type("StasisStart", 0, T).await.unwrap();
+    sim.drop_websocket(Drop::CloseFrame).await;
+    assert!(sock.wait_closed(T).await);
+    let app = "/ari/applications/voiceportal";
+    assert_eq!(
+        http.call("GET", app).await.status,
+        200,
+        "kept while its channel is there"
+    );
+    caller.hangup().await;
+    let deadline = tokio::time::Instant::now() + T;
+    while http.call("GET", app).await.status != 404 {
+        assert!(tokio::time::Instant::now() < deadline, "still listed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let apps = http.call("GET", "/ari/applications").await.json();
+    assert_eq!(apps, json!([]));
 }
 
 #[tokio::test]
@@ -839,4 +959,89 @@ async fn recording_pause_excludes_audio() {
         (1.8..3.0).contains(&secs),
         "paused audio must not be recorded: {secs}"
     );
+}
+
+#[tokio::test]
+async fn originate_rings_until_answered_then_enters_stasis_with_app_args() {
+    let (sim, log, _sock, http) = setup().await;
+    let resp = http
+        .call(
+            "POST",
+            "/ari/channels?endpoint=PJSIP/phone1001&app=voiceportal&appArgs=signin-code,x\
+             &channelId=vp-out-1&callerId=%22Voice%20portal%22%20%3C8500%3E&timeout=30",
+        )
+        .await;
+    assert_eq!(resp.status, 200);
+    let channel = resp.json();
+    assert_eq!(channel["id"], "vp-out-1");
+    assert_eq!(channel["state"], "Down");
+    assert!(
+        channel["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("PJSIP/phone1001-")
+    );
+    assert_eq!(channel["caller"]["number"], "8500");
+    // Ringing, not in Stasis: operations are refused as for a channel outside it.
+    let play = http
+        .call("POST", "/ari/channels/vp-out-1/play?media=sound:beep")
+        .await;
+    assert_eq!(play.status, 409);
+    let again = http
+        .call(
+            "POST",
+            "/ari/channels/vp-out-1?endpoint=PJSIP/phone1001&app=voiceportal",
+        )
+        .await;
+    assert_eq!(again.status, 409, "a channel id is unique");
+
+    let ringing = sim.wait_originated(T).await.expect("the phone rings");
+    assert_eq!(ringing.endpoint, "PJSIP/phone1001");
+    assert_eq!(ringing.args, ["signin-code", "x"]);
+    assert_eq!(ringing.channel_id(), "vp-out-1");
+    let caller = ringing.answer().expect("still ringing");
+    let start = log
+        .wait_type("StasisStart", 0, T)
+        .await
+        .expect("StasisStart");
+    assert_eq!(start["args"], json!(["signin-code", "x"]));
+    assert_eq!(start["channel"]["state"], "Up");
+    let play = http
+        .call("POST", "/ari/channels/vp-out-1/play?media=sound:beep")
+        .await;
+    assert_eq!(play.status, 201);
+    caller.hangup().await;
+    assert_eq!(caller.wait_end(T).await, Some(CallEnd::HungUpByCaller));
+    assert!(ringing.answer().is_none(), "answered once");
+}
+
+#[tokio::test]
+async fn a_declined_originate_is_destroyed_and_bad_ones_are_refused() {
+    let (sim, log, _sock, http) = setup().await;
+    for (query, status) in [
+        ("app=voiceportal", 400),
+        ("endpoint=PJSIP&app=voiceportal", 400),
+        ("endpoint=PJSIP/1001", 400),
+        ("endpoint=PJSIP/1001&extension=1001", 501),
+    ] {
+        let resp = http.call("POST", &format!("/ari/channels?{query}")).await;
+        assert_eq!(resp.status, status, "{query}");
+    }
+    let resp = http
+        .call("POST", "/ari/channels?endpoint=PJSIP/1002&app=voiceportal")
+        .await;
+    assert_eq!(resp.status, 200);
+    let id = resp.json()["id"].as_str().unwrap().to_string();
+    let ringing = sim.wait_originated(T).await.unwrap();
+    ringing.decline();
+    let destroyed = log
+        .wait_type("ChannelDestroyed", 0, T)
+        .await
+        .expect("ChannelDestroyed");
+    assert_eq!(destroyed["cause"], 21);
+    assert_eq!(destroyed["channel"]["id"], id.as_str());
+    assert!(ringing.answer().is_none());
+    let gone = http.call("GET", &format!("/ari/channels/{id}")).await;
+    assert_eq!(gone.status, 404);
+    assert!(!types(&log).contains(&"StasisStart".to_string()));
 }

@@ -14,11 +14,14 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+use super::import::{ImportError, ImportOptions};
 use super::messages::{self, Asterisk, MessageAdminError};
+use super::repair::RepairOptions;
 use super::secret::{self, InputError};
-use super::{Admin, AdminError, MailboxFields, MailboxStatus, show};
+use super::{Admin, AdminError, AudioRemoval, MailboxFields, MailboxStatus, show};
 use crate::config::Config;
-use crate::domain::{MailboxId, Pin};
+use crate::domain::{Password, Pin};
+use crate::notify::email::Notifier;
 use crate::store::Store;
 
 /// Exit status after Ctrl-C, as shells report a SIGINT death (128 + 2).
@@ -50,7 +53,12 @@ pub enum AdminCommand {
     #[command(subcommand)]
     PortalPasscode(PortalPasscodeCommand),
     /// Show a mailbox's status; without a mailbox, the portal's.
-    Status { mailbox: Option<String> },
+    Status {
+        mailbox: Option<String>,
+        /// One JSON object (stable field names), for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the newest audit entries, oldest first.
     Audit {
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -59,6 +67,15 @@ pub enum AdminCommand {
     /// List, download and delete a mailbox's messages.
     #[command(subcommand)]
     Messages(MessagesCommand),
+    /// Import mailboxes, PINs, greetings and messages from another voicemail.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Manage the administrator accounts of the web portal.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Manage the bearer tokens of the HTTP API.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Make the message index and Asterisk's recordings agree again after a crash.
     ///
     /// Indexes orphaned audio, finishes interrupted deletes, drops entries whose
@@ -67,9 +84,43 @@ pub enum AdminCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import one context of Asterisk's app_voicemail: voicemail.conf and its spool.
+    ///
+    /// Mailboxes (name, e-mail, language, time zone), PINs as temporary PINs that
+    /// must be changed (never shown), greetings, name, and messages (INBOX new,
+    /// Old and the other saved folders old) with caller, date and length. Audio
+    /// is written into Asterisk's recordings directory (converted with sox when
+    /// needed). Running it again imports only what is new. Problems are reported
+    /// by path and line; the exit status is 1 if a mailbox could not be imported.
+    AppVoicemail {
+        /// app_voicemail's voicemail.conf (its #include files are read too).
+        #[arg(long)]
+        conf: PathBuf,
+        /// app_voicemail's spool, e.g. /var/spool/asterisk/voicemail.
+        #[arg(long)]
+        spool: PathBuf,
+        /// The voicemail.conf context to import.
+        #[arg(long, default_value = "default")]
+        context: String,
+        /// Asterisk's recordings directory [default: import.recordings_dir].
+        #[arg(long)]
+        recordings_dir: Option<PathBuf>,
+        /// Report what would be done; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum MessagesCommand {
     /// List a mailbox's messages, oldest first, dated in its time zone.
-    List { mailbox: String },
+    List {
+        mailbox: String,
+        /// One JSON object (stable field names), for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Save a message's audio (WAV) to a file.
     Download {
         mailbox: String,
@@ -91,6 +142,32 @@ pub enum MessagesCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an administrator account; the password is read from standard
+    /// input, or prompted (at least 12 characters).
+    Create { name: String },
+    /// Set a new password (read like `create`); unlocks the account and ends its
+    /// sessions.
+    Password { name: String },
+    /// Clear the account's failed sign-ins and lock.
+    Unlock { name: String },
+    /// Delete the account; its sessions end.
+    Delete { name: String },
+    /// List the accounts with their lock.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it, once: only a digest of it is kept.
+    Create { name: String },
+    /// Revoke a token: requests with it are refused from now on.
+    Revoke { name: String },
+    /// List the tokens (names and creation times; never the tokens).
+    List,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum MailboxCommand {
     /// Create a mailbox; it starts with the org default PIN if one is set.
     Create {
@@ -106,8 +183,12 @@ pub enum MailboxCommand {
     },
     /// Delete a mailbox with its PIN history, strikes and message index.
     Delete { number: String },
-    /// List every mailbox.
-    List,
+    /// List every mailbox, with its message counts.
+    List {
+        /// A JSON array (stable field names), for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show one mailbox (same as `admin status <mailbox>`).
     Show { number: String },
 }
@@ -162,6 +243,11 @@ enum CliError {
     Input(#[from] InputError),
     #[error(transparent)]
     Messages(#[from] MessageAdminError),
+    #[error("{pending}; removing them failed: {source}")]
+    StillPending {
+        pending: Box<AdminError>,
+        source: Box<MessageAdminError>,
+    },
     #[error(
         "{} exists already: choose another file with --output, or add --force to replace it",
         path.display()
@@ -169,6 +255,10 @@ enum CliError {
     FileExists { path: PathBuf },
     #[error("cannot write {}: {source}", path.display())]
     WriteFile { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error("{0} mailbox(es) could not be imported: see the report above")]
+    NotAllImported(usize),
 }
 
 /// Runs one admin command to completion and returns the process exit status.
@@ -217,7 +307,7 @@ async fn execute(config: &Config, command: AdminCommand) -> Result<String, CliEr
     let store = Store::connect(&config.redis)
         .await
         .map_err(AdminError::from)?;
-    let admin = Admin::new(config, store)?;
+    let admin = Admin::new(config, store.clone())?;
     let actor = actor();
     let actor = actor.as_str();
     Ok(match command {
@@ -279,13 +369,60 @@ async fn execute(config: &Config, command: AdminCommand) -> Result<String, CliEr
         }
         AdminCommand::Status {
             mailbox: Some(number),
-        } => show::mailbox(&admin.status(&number).await?),
-        AdminCommand::Status { mailbox: None } => show::portal(&admin.portal_status().await?),
+            json,
+        } => {
+            let status = admin.status(&number).await?;
+            if json {
+                show::json(&show::mailbox_json(&status))
+            } else {
+                show::mailbox(&status)
+            }
+        }
+        AdminCommand::Status {
+            mailbox: None,
+            json,
+        } => {
+            let status = admin.portal_status().await?;
+            if json {
+                show::json(&show::portal_json(&status))
+            } else {
+                show::portal(&status)
+            }
+        }
         AdminCommand::Audit { count } => show::audit(&admin.audit_log(count as usize).await?),
         AdminCommand::Messages(command) => messages_command(config, &admin, actor, command).await?,
+        AdminCommand::Import(ImportCommand::AppVoicemail {
+            conf,
+            spool,
+            context,
+            recordings_dir,
+            dry_run,
+        }) => {
+            let options = ImportOptions {
+                conf,
+                spool,
+                context,
+                recordings_dir: recordings_dir
+                    .unwrap_or_else(|| config.import.recordings_dir.clone()),
+                dry_run,
+            };
+            let report = admin
+                .import_app_voicemail(actor, &asterisk(config)?, &options)
+                .await?;
+            // The report goes to stdout even when a mailbox failed.
+            let _ = io::stdout().write_all(report.to_string().as_bytes());
+            if report.failed() > 0 {
+                return Err(CliError::NotAllImported(report.failed()));
+            }
+            String::new()
+        }
+        AdminCommand::Account(command) => account_command(&admin, actor, command).await?,
+        AdminCommand::Token(command) => token_command(&admin, actor, command).await?,
         AdminCommand::Repair => {
             let asterisk = asterisk(config)?;
-            let report = admin.repair(actor, &asterisk).await?;
+            let notifier = Notifier::queue_only(&config.email, store.clone());
+            let options = RepairOptions::for_config(config);
+            let report = admin.repair(actor, &asterisk, options, &notifier).await?;
             format!(
                 "repair done; message-waiting lamps republished\n{}",
                 show::repair_report(&report)
@@ -307,8 +444,13 @@ async fn messages_command(
     command: MessagesCommand,
 ) -> Result<String, CliError> {
     Ok(match command {
-        MessagesCommand::List { mailbox } => {
-            show::messages(&admin.list_messages(actor, &mailbox).await?)
+        MessagesCommand::List { mailbox, json } => {
+            let listing = admin.list_messages(&mailbox).await?;
+            if json {
+                show::json(&show::messages_json(&listing))
+            } else {
+                show::messages(&listing)
+            }
         }
         MessagesCommand::Download {
             mailbox,
@@ -385,12 +527,37 @@ async fn mailbox(
     admin: &Admin,
     actor: &str,
     command: MailboxCommand,
-) -> Result<String, AdminError> {
+) -> Result<String, CliError> {
     Ok(match command {
         MailboxCommand::Create { number, fields } => {
-            let record = admin.create_mailbox(actor, &number, &fields.into()).await?;
+            let fields: MailboxFields = fields.into();
+            let mut out = String::new();
+            let record = match admin.create_mailbox(actor, &number, &fields).await {
+                // The recordings of a deleted mailbox of that number are still
+                // in Asterisk: remove them now, then create.
+                Err(AdminError::AudioPending(id)) => {
+                    let purged = match asterisk(config) {
+                        Ok(asterisk) => admin.purge(&asterisk, id.as_str()).await,
+                        Err(e) => Err(e),
+                    };
+                    let removed = purged.map_err(|source| CliError::StillPending {
+                        pending: Box::new(AdminError::AudioPending(id.clone())),
+                        source: Box::new(source),
+                    })?;
+                    out.push_str(&format!(
+                        "removed {removed} recordings left in Asterisk by the deleted mailbox {id}\n"
+                    ));
+                    admin.create_mailbox(actor, &number, &fields).await?
+                }
+                other => other?,
+            };
             let status = admin.status(record.id.as_str()).await?;
-            format!("created mailbox {}\n{}", record.id, show::mailbox(&status))
+            out.push_str(&format!(
+                "created mailbox {}\n{}",
+                record.id,
+                show::mailbox(&status)
+            ));
+            out
         }
         MailboxCommand::Update { number, fields } => {
             let record = admin.update_mailbox(actor, &number, &fields.into()).await?;
@@ -398,29 +565,102 @@ async fn mailbox(
             format!("updated mailbox {}\n{}", record.id, show::mailbox(&status))
         }
         MailboxCommand::Delete { number } => {
-            admin.delete_mailbox(actor, &number).await?;
-            let mut out = format!("deleted mailbox {}\n", number.trim());
-            // The mailbox is gone; its audio in Asterisk goes next. Asterisk being
-            // away leaves files behind, which the administrator is told about.
-            // `delete_mailbox` parsed the number already, so parsing succeeds.
-            let removed = match (asterisk(config), MailboxId::parse(&number)) {
-                (Ok(asterisk), Ok(id)) => asterisk.remove_mailbox_audio(&id).await,
-                (Err(e), _) => Err(e),
-                (_, Err(_)) => Ok(0),
+            // The mailbox goes, then its audio in Asterisk. Asterisk being away
+            // leaves files behind: the number stays marked, no mailbox of that
+            // number can be created before they are gone, and repair (or the
+            // next `mailbox create`) removes them.
+            let removed = match asterisk(config) {
+                Ok(asterisk) => {
+                    admin
+                        .delete_mailbox_and_audio(actor, &asterisk, &number)
+                        .await?
+                }
+                Err(e) => {
+                    admin.delete_mailbox(actor, &number).await?;
+                    AudioRemoval::Left(e)
+                }
             };
+            let mut out = format!("deleted mailbox {}\n", number.trim());
             match removed {
-                Ok(n) => out.push_str(&format!("removed {n} recordings from Asterisk\n")),
-                Err(e) => out.push_str(&format!(
-                    "warning: its recordings in Asterisk were not removed ({e}); \
-                     delete voiceportal/{}/ from Asterisk's recordings directory\n",
+                AudioRemoval::Removed(n) => {
+                    out.push_str(&format!("removed {n} recordings from Asterisk\n"))
+                }
+                AudioRemoval::Left(e) => out.push_str(&format!(
+                    "warning: its recordings in Asterisk were not removed ({e}); they will be \
+                     by `voiceportal admin repair` (run by the service too) or before a new \
+                     mailbox {} is created\n",
                     number.trim()
                 )),
             }
             out
         }
-        MailboxCommand::List => show::mailbox_list(&admin.list_mailboxes().await?),
+        MailboxCommand::List { json } => {
+            let listing = admin.list_mailboxes_with_counts().await?;
+            if json {
+                show::json(&show::mailbox_list_json(&listing))
+            } else {
+                show::mailbox_list(&listing)
+            }
+        }
         MailboxCommand::Show { number } => show::mailbox(&admin.status(&number).await?),
     })
+}
+
+async fn account_command(
+    admin: &Admin,
+    actor: &str,
+    command: AccountCommand,
+) -> Result<String, CliError> {
+    Ok(match command {
+        AccountCommand::Create { name } => {
+            let password = read_password(format!("password for {}", name.trim())).await?;
+            let name = admin.create_account(actor, &name, password).await?;
+            format!("created administrator account {name}\n")
+        }
+        AccountCommand::Password { name } => {
+            let password = read_password(format!("password for {}", name.trim())).await?;
+            admin.set_account_password(actor, &name, password).await?;
+            format!(
+                "administrator {}: password changed, account unlocked, sessions ended\n",
+                name.trim()
+            )
+        }
+        AccountCommand::Unlock { name } => {
+            admin.unlock_account(actor, &name).await?;
+            format!("administrator {}: unlocked\n", name.trim())
+        }
+        AccountCommand::Delete { name } => {
+            admin.delete_account(actor, &name).await?;
+            format!("deleted administrator account {}\n", name.trim())
+        }
+        AccountCommand::List => show::accounts(&admin.list_accounts().await?),
+    })
+}
+
+async fn token_command(
+    admin: &Admin,
+    actor: &str,
+    command: TokenCommand,
+) -> Result<String, CliError> {
+    Ok(match command {
+        TokenCommand::Create { name } => {
+            let token = admin.create_token(actor, &name).await?;
+            // The one place a token is ever shown: stdout of the command that
+            // made it, for the administrator to store in their automation.
+            format!("{token}\n")
+        }
+        TokenCommand::Revoke { name } => {
+            admin.revoke_token(actor, &name).await?;
+            format!("revoked API token {}\n", name.trim())
+        }
+        TokenCommand::List => show::tokens(&admin.list_tokens().await?),
+    })
+}
+
+async fn read_password(label: String) -> Result<Password, InputError> {
+    tokio::task::spawn_blocking(move || secret::read_password(&label))
+        .await
+        .map_err(|e| InputError::Io(io::Error::other(e.to_string())))?
 }
 
 /// Reads a PIN on a blocking thread: the prompt waits for a person.

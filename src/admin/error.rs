@@ -3,7 +3,10 @@
 //! wrong and, where useful, what is expected. None carries a PIN, a passcode or a
 //! hash: a refused PIN is described by the policy rule it broke, never repeated.
 
-use crate::domain::{HashError, MailboxId, MailboxIdError, PinRejection, UnknownLanguage};
+use crate::domain::{
+    AdminName, AdminNameError, HashError, MailboxId, MailboxIdError, PasswordRejection,
+    PinRejection, UnknownLanguage,
+};
 use crate::store::StoreError;
 
 /// The longest piece of rejected input an error message repeats, so a pasted
@@ -16,6 +19,17 @@ pub enum AdminError {
     UnknownMailbox(MailboxId),
     #[error("mailbox {0} already exists")]
     MailboxExists(MailboxId),
+    /// A mailbox of this number was deleted while Asterisk could not be
+    /// reached: its recordings are still there, and a new mailbox would inherit
+    /// them (old messages re-indexed, the old greeting played).
+    #[error(
+        "mailbox {0} was deleted while Asterisk could not be reached and its recordings are \
+         still there; they must be removed before a new mailbox {0} is created (start Asterisk \
+         and try again, or run `voiceportal admin repair`)"
+    )]
+    AudioPending(MailboxId),
+    #[error("the PIN of mailbox {0} was changed meanwhile; try again")]
+    PinChangedMeanwhile(MailboxId),
     #[error("invalid mailbox number: {0}")]
     BadNumber(#[from] MailboxIdError),
     /// Entering the portal's number at the mailbox prompt leads to the admin
@@ -43,6 +57,18 @@ pub enum AdminError {
     BadName(&'static str),
     #[error("nothing to change: give at least one of name, e-mail, language, time zone")]
     NothingToUpdate,
+    #[error("invalid name: {0}")]
+    BadAdminName(#[from] AdminNameError),
+    #[error("password refused: {0}")]
+    BadPassword(#[from] PasswordRejection),
+    #[error("there is no administrator account {0}")]
+    UnknownAdmin(AdminName),
+    #[error("administrator account {0} already exists")]
+    AdminExists(AdminName),
+    #[error("there is no API token named {0}")]
+    UnknownToken(AdminName),
+    #[error("an API token named {0} already exists")]
+    TokenExists(AdminName),
     #[error("invalid configuration value `portal.number`: {0}")]
     BadPortalNumber(MailboxIdError),
     #[error(transparent)]

@@ -3,16 +3,18 @@
 use super::{Admin, AdminError, MailboxFields};
 use crate::domain::MailboxId;
 use crate::store::lockout::{LockStatus, LockSubject};
-use crate::store::mailboxes::{MailboxRecord, PinOrigin};
+use crate::store::mailboxes::{Created, MailboxRecord, PinOrigin};
+use crate::store::messages::MessageCounts;
 
-/// What `admin status` shows about one mailbox. (Message counts come with the
-/// message store.)
+/// What `admin status` (and each line of `admin mailbox list`) shows about one
+/// mailbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailboxStatus {
     pub record: MailboxRecord,
     pub lock: LockStatus,
     /// The lockout policy's limit, so strikes can be read as "2 of 4".
     pub max_failed_attempts: u32,
+    pub counts: MessageCounts,
 }
 
 impl Admin {
@@ -38,12 +40,14 @@ impl Admin {
             record.pin_origin = PinOrigin::Default;
             record.must_change = true;
         }
-        if !self
+        match self
             .store
             .create_mailbox(&record, default_hash.as_deref())
             .await?
         {
-            return Err(AdminError::MailboxExists(id));
+            Created::Created => {}
+            Created::Exists => return Err(AdminError::MailboxExists(id)),
+            Created::AudioPending => return Err(AdminError::AudioPending(id)),
         }
         let detail = format!(
             "pin={} language={} timezone={}",
@@ -81,7 +85,9 @@ impl Admin {
         Ok(record)
     }
 
-    /// Deletes a mailbox with its PIN history, strikes and message index.
+    /// Deletes a mailbox with its PIN history, strikes and message index. Its
+    /// recordings in Asterisk go next ([`Admin::purge`]); until they are gone
+    /// no mailbox of the same number can be created.
     pub async fn delete_mailbox(&self, actor: &str, number: &str) -> Result<(), AdminError> {
         let id = MailboxId::parse(number)?;
         self.existing(&id).await?;
@@ -89,6 +95,20 @@ impl Admin {
             return Err(AdminError::UnknownMailbox(id));
         }
         self.record(actor, "mailbox-delete", id.as_str(), "").await
+    }
+
+    /// Every mailbox with its lock and message counts, in number order.
+    pub async fn list_mailboxes_with_counts(&self) -> Result<Vec<MailboxStatus>, AdminError> {
+        let mut listing = Vec::new();
+        for id in self.store.mailbox_ids().await? {
+            // One deleted between the two reads is simply not listed.
+            match self.status_of(&id).await {
+                Ok(status) => listing.push(status),
+                Err(AdminError::UnknownMailbox(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(listing)
     }
 
     /// Every mailbox, in number order (shorter numbers first).
@@ -115,10 +135,12 @@ impl Admin {
             .store
             .lock_status(&LockSubject::Mailbox(id.clone()))
             .await?;
+        let counts = self.store.message_counts(id).await?;
         Ok(MailboxStatus {
             record,
             lock,
             max_failed_attempts: self.lockout.max_failed_attempts,
+            counts,
         })
     }
 

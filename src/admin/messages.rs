@@ -3,17 +3,18 @@
 //! listing need ARI; an Asterisk that cannot be reached is named as such, with
 //! the URL tried, rather than as a bare transport error.
 //!
-//! Unlike other reads, listing and downloading are audited: they expose a
-//! person's messages (who called, and what they said), which is exactly what an
-//! audit trail is for.
+//! Listing is a read like any other and is not audited. Downloading is: it
+//! takes a copy of what a person said out of the system, which is exactly what
+//! an audit trail is for.
 
 use chrono_tz::Tz;
 
-use super::repair::{self, RepairError, RepairReport};
+use super::repair::{self, RepairError, RepairOptions, RepairReport};
 use super::{Admin, AdminError};
 use crate::ari::{AriClient, AriError, AriErrorKind};
 use crate::config::AriConfig;
 use crate::domain::MailboxId;
+use crate::notify::email::Notifier;
 use crate::notify::mwi::Mwi;
 use crate::store::mailboxes::MailboxRecord;
 use crate::store::messages::{Message, MessageCounts, MessageId};
@@ -60,6 +61,10 @@ pub enum MessageAdminError {
     },
     #[error("repair needs Redis: {0}")]
     RepairStore(crate::store::StoreError),
+    #[error("{0:?} is not a greeting number: digits only, at most 20")]
+    BadGreeting(String),
+    #[error("there is no recording {0}")]
+    RecordingMissing(String),
 }
 
 /// Asterisk as the message commands use it: the audio and the lamps.
@@ -142,12 +147,8 @@ fn parse_id(raw: &str) -> Result<MessageId, MessageAdminError> {
 }
 
 impl Admin {
-    /// Every message of a mailbox, oldest first. Audited (see the module doc).
-    pub async fn list_messages(
-        &self,
-        actor: &str,
-        number: &str,
-    ) -> Result<MessageListing, MessageAdminError> {
+    /// Every message of a mailbox, oldest first.
+    pub async fn list_messages(&self, number: &str) -> Result<MessageListing, MessageAdminError> {
         let id = MailboxId::parse(number).map_err(AdminError::from)?;
         let record = self.existing(&id).await?;
         let messages = self
@@ -155,7 +156,6 @@ impl Admin {
             .all_messages(&id)
             .await
             .map_err(AdminError::from)?;
-        self.record(actor, "messages-list", id.as_str(), "").await?;
         Ok(MessageListing { record, messages })
     }
 
@@ -254,8 +254,10 @@ impl Admin {
         &self,
         actor: &str,
         asterisk: &Asterisk,
+        options: RepairOptions,
+        notifier: &Notifier,
     ) -> Result<RepairReport, MessageAdminError> {
-        let report = repair::repair(&self.store, &asterisk.client)
+        let report = repair::repair_with(&self.store, &asterisk.client, options, notifier)
             .await
             .map_err(|e| match e {
                 RepairError::Ari(e) => asterisk.error(e),
@@ -267,11 +269,12 @@ impl Admin {
             .await
             .map_err(AdminError::from)?;
         let detail = format!(
-            "indexed={} tombstones_cleared={} dangling_removed={} skipped_live={} \
-             skipped_recent={} skipped_no_mailbox={} failed={}",
+            "indexed={} tombstones_cleared={} dangling_removed={} notified_late={} \
+             skipped_live={} skipped_recent={} skipped_no_mailbox={} failed={}",
             report.indexed,
             report.tombstones_cleared,
             report.dangling_removed,
+            report.notified_late,
             report.skipped_live,
             report.skipped_recent,
             report.skipped_no_mailbox,
@@ -279,6 +282,33 @@ impl Admin {
         );
         self.record(actor, "repair", "messages", &detail).await?;
         Ok(report)
+    }
+
+    /// Removes the recordings of deleted mailbox `number` from Asterisk (name,
+    /// greetings, messages) and its lamp, then lifts the mark that keeps the
+    /// number from being reused. Returns how many recordings were deleted. A
+    /// number that is a mailbox again is refused: its recordings are its own.
+    pub async fn purge(
+        &self,
+        asterisk: &Asterisk,
+        number: &str,
+    ) -> Result<usize, MessageAdminError> {
+        let id = MailboxId::parse(number).map_err(AdminError::from)?;
+        if self
+            .store
+            .mailbox(&id)
+            .await
+            .map_err(AdminError::from)?
+            .is_some()
+        {
+            return Err(AdminError::MailboxExists(id).into());
+        }
+        let deleted = asterisk.remove_mailbox_audio(&id).await?;
+        self.store
+            .clear_purge(&id)
+            .await
+            .map_err(AdminError::from)?;
+        Ok(deleted)
     }
 
     async fn existing_message(
@@ -307,6 +337,39 @@ pub fn default_file_name(message: &Message) -> String {
 }
 
 impl Asterisk {
+    /// The names of every stored recording.
+    pub async fn recording_names(&self) -> Result<Vec<String>, MessageAdminError> {
+        let stored = self
+            .client
+            .stored_recordings()
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(stored.into_iter().map(|r| r.name).collect())
+    }
+
+    /// One stored recording's file.
+    pub async fn recording_audio(&self, name: &str) -> Result<Vec<u8>, MessageAdminError> {
+        self.client
+            .download_stored_recording(name)
+            .await
+            .map_err(|e| {
+                if e.is_not_found() {
+                    MessageAdminError::RecordingMissing(name.to_owned())
+                } else {
+                    self.error(e)
+                }
+            })
+    }
+
+    /// Deletes one stored recording; one that is not there is already deleted.
+    pub async fn delete_recording(&self, name: &str) -> Result<(), MessageAdminError> {
+        match self.client.delete_stored_recording(name).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
     /// Removes every recording of a deleted mailbox (name, greetings, messages)
     /// and turns its lamp off. Returns how many recordings were deleted.
     pub async fn remove_mailbox_audio(&self, m: &MailboxId) -> Result<usize, MessageAdminError> {

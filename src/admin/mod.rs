@@ -10,11 +10,14 @@
 //! - **argon2 runs on a blocking thread** (one hash takes 50-400 ms), so an admin
 //!   request never stalls the runtime that serves calls.
 
+mod accounts;
 pub mod cli;
 mod error;
 mod fields;
+pub mod import;
 mod mailboxes;
 pub mod messages;
+mod owner;
 mod pins;
 pub mod repair;
 mod secret;
@@ -22,13 +25,15 @@ pub mod show;
 
 use tracing::warn;
 
+pub use accounts::AccountStatus;
 pub use error::AdminError;
 pub use fields::MailboxFields;
 pub use mailboxes::MailboxStatus;
+pub use owner::{AudioRemoval, Greeting, MailboxOverview};
 pub use pins::PortalStatus;
 
 use crate::config::Config;
-use crate::domain::{Language, MailboxId, PinHasher, PinPolicy};
+use crate::domain::{Language, MailboxId, PinHasher, PinPolicy, TokenKey};
 use crate::store::Store;
 use crate::store::audit::AuditEntry;
 use crate::store::lockout::LockoutPolicy;
@@ -47,6 +52,8 @@ pub struct Admin {
     /// The portal's own number: never a mailbox, and refused inside the passcode.
     portal: MailboxId,
     default_language: Language,
+    /// Digests of the API tokens it creates (see `domain::token`).
+    token_key: TokenKey,
 }
 
 impl Admin {
@@ -66,7 +73,40 @@ impl Admin {
             lockout: config.lockout.clone(),
             portal,
             default_language: config.portal.default_language,
+            token_key: TokenKey::derive(&config.security.pepper),
         })
+    }
+
+    /// The portal's own number (`portal.number`).
+    pub fn portal_number(&self) -> &MailboxId {
+        &self.portal
+    }
+
+    /// The PIN policy new PINs are checked against, for pages that state it.
+    pub fn pin_policy(&self) -> &PinPolicy {
+        &self.policy
+    }
+
+    /// The lockout policy, for pages that state it.
+    pub fn lockout_policy(&self) -> &LockoutPolicy {
+        &self.lockout
+    }
+
+    /// Records an event that is not an admin operation (a web sign-in, a code
+    /// request), under the same rules: never a secret in any field.
+    pub async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        detail: &str,
+    ) -> Result<(), AdminError> {
+        self.record(actor, action, target, detail).await
+    }
+
+    /// Whether Redis answers (for readiness checks).
+    pub async fn redis_reachable(&self) -> bool {
+        self.store.ping().await.is_ok()
     }
 
     /// The newest `count` audit entries, oldest first.

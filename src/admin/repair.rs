@@ -7,9 +7,12 @@
 //!
 //! | found | meaning | repair |
 //! |---|---|---|
-//! | audio `voiceportal/<m>/msg-<id>`, not indexed, not tombstoned | the deposit stopped before indexing | index it as a new message: time from the id, length from the WAV, caller unknown |
+//! | audio `voiceportal/<m>/msg-<id>`, not indexed, not tombstoned | the deposit stopped before indexing | index it as a new message: caller and time from the deposit's record (`store::deposits`; else time from the id, caller unknown), length from the WAV; light the lamp, queue the e-mail |
+//! | a deposit record whose lease lapsed, its message indexed | the deposit stopped after indexing, before the e-mail was queued | queue the e-mail, light the lamp |
 //! | a tombstone | a delete stopped before (or while) deleting the audio | delete the audio (404 is fine), clear the tombstone |
 //! | an index entry whose audio is gone | deleted by hand, or lost on the Asterisk side | remove it from the index |
+//! | a key of the wrong type (`store::damage`) | written by hand or by another program | reported; set aside (a message's key deleted, so its audio is indexed afresh; others renamed `<key>:damaged`), except a lock record, left to `admin unlock` |
+//! | recordings of a deleted mailbox (`Store::purges`) | Asterisk was away when the mailbox was deleted | delete them all, so a new mailbox of that number inherits nothing |
 //!
 //! # Safe beside live calls, and idempotent
 //!
@@ -17,10 +20,13 @@
 //! calls, so it never acts on what a call may still be doing:
 //! - audio still being recorded (`GET /recordings/live/{name}` answers 200) is
 //!   skipped (`skipped_live`);
-//! - audio younger than the grace period (by the time in its id) is skipped too
-//!   (`skipped_recent`): after recording, a deposit offers "1 send, 2 listen,
-//!   3 re-record", and during that review the audio exists without an index
-//!   entry, legitimately;
+//! - audio whose deposit still holds its lease is skipped (`skipped_recent`):
+//!   after recording, a deposit offers "1 send, 2 listen, 3 re-record", and
+//!   during that review the audio exists without an index entry, legitimately;
+//! - audio with no deposit record (left by a version without them) is skipped
+//!   while younger than the grace period, by the time in its id: the longest a
+//!   deposit can take, derived from the configuration (see
+//!   [`RepairOptions::for_config`]);
 //! - an index entry younger than the grace period is never removed;
 //! - every change is one script that re-checks the state it depends on (an id
 //!   indexed or tombstoned meanwhile is left alone; a mailbox deleted meanwhile
@@ -35,23 +41,22 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::ari::{AriClient, AriError, AriErrorKind};
+use crate::config::Config;
 use crate::domain::MailboxId;
+use crate::notify::email::Notifier;
 use crate::notify::mwi::Mwi;
+use crate::store::damage::Part;
+use crate::store::deposits::DepositRecord;
 use crate::store::messages::{
     Folder, Message, MessageId, MessageState, RecoverOutcome, message_recording,
     parse_message_recording,
 };
 use crate::store::{Store, StoreError};
 
-/// How old audio or an index entry must be before repair acts on it: longer than
-/// a message (180 s by default) plus its review, so that repair never races a
-/// deposit in progress.
-pub const DEFAULT_GRACE: Duration = Duration::from_secs(10 * 60);
-
-/// How often start-up maintenance retries while Asterisk cannot be reached.
+/// How often maintenance retries while Asterisk cannot be reached.
 const UNREACHABLE_RETRY: Duration = Duration::from_secs(30);
 
 /// What one repair pass did.
@@ -69,6 +74,15 @@ pub struct RepairReport {
     pub skipped_recent: usize,
     /// Message audio of mailboxes that do not exist.
     pub skipped_no_mailbox: usize,
+    /// Messages whose deposit stopped after indexing them: lamp and e-mail sent now.
+    pub notified_late: usize,
+    /// Deposit records with nothing left to do (audio gone or discarded), removed.
+    pub deposits_closed: usize,
+    /// Recordings of deleted mailboxes removed from Asterisk.
+    pub purged: usize,
+    /// Keys of the wrong type found, one line each: the key, its type, and
+    /// what was done.
+    pub damaged: Vec<String>,
     /// Items that could not be checked or fixed (logged one by one); the next
     /// pass tries them again.
     pub failed: usize,
@@ -79,7 +93,13 @@ pub struct RepairReport {
 impl RepairReport {
     /// Whether the pass changed anything.
     pub fn changed_anything(&self) -> bool {
-        self.indexed + self.tombstones_cleared + self.dangling_removed > 0
+        self.indexed
+            + self.tombstones_cleared
+            + self.dangling_removed
+            + self.notified_late
+            + self.purged
+            + self.damaged.len()
+            > 0
     }
 }
 
@@ -104,19 +124,32 @@ impl RepairError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RepairOptions {
     pub now: DateTime<Utc>,
+    /// How old audio without a deposit record (and an index entry) must be
+    /// before repair acts on it.
     pub grace: Duration,
 }
 
 impl Default for RepairOptions {
     fn default() -> Self {
-        RepairOptions {
-            now: Utc::now(),
-            grace: DEFAULT_GRACE,
-        }
+        RepairOptions::for_config(&Config::default())
     }
 }
 
 impl RepairOptions {
+    /// Now, with the grace a deposit can need under `config`: the longest
+    /// message, one listen to it at the review, the review question asked as
+    /// often as silence allows, and the time spent trying to index it.
+    pub fn for_config(config: &Config) -> RepairOptions {
+        let deposit = &config.deposit;
+        let call = &config.call;
+        let review = (call.prompt_timeout + call.first_digit_timeout)
+            .saturating_mul(call.max_silent_prompts);
+        RepairOptions {
+            now: Utc::now(),
+            grace: deposit.max_message.saturating_mul(2) + review + deposit.index_retry_for,
+        }
+    }
+
     /// Whether something dated `at` is older than the grace period. An
     /// unreadable or future date is young: when in doubt, leave it alone.
     fn is_old(&self, at: Option<DateTime<Utc>>) -> bool {
@@ -126,16 +159,25 @@ impl RepairOptions {
     }
 }
 
-/// One repair pass with the default grace period, now.
+/// One repair pass with the default configuration's grace, now, notifying
+/// nobody by e-mail.
 pub async fn repair(store: &Store, client: &AriClient) -> Result<RepairReport, RepairError> {
-    repair_with(store, client, RepairOptions::default()).await
+    repair_with(
+        store,
+        client,
+        RepairOptions::default(),
+        &Notifier::disabled(),
+    )
+    .await
 }
 
-/// One repair pass (see the module documentation).
+/// One repair pass (see the module documentation). Recovered messages get
+/// their e-mail through `notifier`.
 pub async fn repair_with(
     store: &Store,
     client: &AriClient,
     options: RepairOptions,
+    notifier: &Notifier,
 ) -> Result<RepairReport, RepairError> {
     let stored: HashSet<String> = client
         .stored_recordings()
@@ -151,6 +193,10 @@ pub async fn repair_with(
     }
     let mailboxes = store.mailbox_ids().await?;
     let mut report = RepairReport::default();
+    for number in store.purges().await? {
+        audio.remove(&number);
+        purge(store, client, &number, &stored, &mut report).await?;
+    }
     let mut changed = BTreeSet::new();
     for m in &mailboxes {
         let before = (
@@ -158,15 +204,32 @@ pub async fn repair_with(
             report.tombstones_cleared,
             report.dangling_removed,
         );
+        let before = (before, report.notified_late);
+        set_aside_damaged(store, m, &mut report).await?;
         clear_tombstones(store, client, m, &mut report).await?;
         let ids = audio.remove(m).unwrap_or_default();
-        index_orphans(store, client, m, ids, options, &mut report).await?;
+        let mut deposits = Deposits::read(store, m, options).await?;
+        index_orphans(
+            store,
+            client,
+            m,
+            ids,
+            &mut deposits,
+            options,
+            notifier,
+            &mut report,
+        )
+        .await?;
+        finish_deposits(store, client, m, &deposits, notifier, &mut report).await?;
         remove_dangling(store, client, m, &stored, options, &mut report).await?;
         if before
             != (
-                report.indexed,
-                report.tombstones_cleared,
-                report.dangling_removed,
+                (
+                    report.indexed,
+                    report.tombstones_cleared,
+                    report.dangling_removed,
+                ),
+                report.notified_late,
             )
         {
             changed.insert(m.clone());
@@ -176,6 +239,77 @@ pub async fn repair_with(
     report.skipped_no_mailbox += audio.values().map(Vec::len).sum::<usize>();
     report.changed = sort_numbers(changed);
     Ok(report)
+}
+
+/// Deletes every recording of deleted mailbox `m` (name, greetings, messages),
+/// then lifts its mark. One still being recorded (a deposit that began before
+/// the delete) is left for the next pass, and so is the mark.
+async fn purge(
+    store: &Store,
+    client: &AriClient,
+    m: &MailboxId,
+    stored: &HashSet<String>,
+    report: &mut RepairReport,
+) -> Result<(), RepairError> {
+    if store.mailbox(m).await?.is_some() {
+        // Created again since (after its audio was removed): nothing to purge.
+        store.clear_purge(m).await?;
+        return Ok(());
+    }
+    let prefix = format!("{}/", m.recording("").trim_end_matches('/'));
+    let mut complete = true;
+    for name in stored.iter().filter(|name| name.starts_with(&prefix)) {
+        match client.live_recording(name).await {
+            Ok(_) => {
+                complete = false;
+                report.skipped_live += 1;
+                continue;
+            }
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                complete = false;
+                item_failed(report, "ask whether it is still recording", name, e)?;
+                continue;
+            }
+        }
+        match client.delete_stored_recording(name).await {
+            Ok(()) => report.purged += 1,
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                complete = false;
+                item_failed(report, "delete a recording of a deleted mailbox", name, e)?;
+            }
+        }
+    }
+    if complete {
+        info!(mailbox = %m, "repair: recordings of a deleted mailbox removed");
+        store.clear_purge(m).await?;
+    }
+    Ok(())
+}
+
+/// Finds keys of the wrong type, reports each, and sets aside what repair may
+/// (see `store::damage`), before anything else reads them.
+async fn set_aside_damaged(
+    store: &Store,
+    m: &MailboxId,
+    report: &mut RepairReport,
+) -> Result<(), RepairError> {
+    for damaged in store.damaged_keys(m).await? {
+        let done = match damaged.part {
+            Part::Lock => format!("left as is: `voiceportal admin unlock {m}` resets it"),
+            Part::Message => "deleted with its index entry; its audio is indexed again".to_owned(),
+            Part::Data => format!("renamed {}:damaged", damaged.key),
+        };
+        store.set_aside(m, &damaged).await?;
+        warn!(key = %damaged.key, found = %damaged.found, expected = damaged.expected,
+            "repair: a key has the wrong type; {done}");
+        report.damaged.push(format!(
+            "{} is a {}, not a {}: {done}",
+            damaged.key, damaged.found, damaged.expected
+        ));
+    }
+    Ok(())
 }
 
 /// Mailbox numbers in the order listings use: shorter first, then by digits.
@@ -226,20 +360,85 @@ async fn clear_tombstones(
     Ok(())
 }
 
+/// The deposit records of one mailbox, read once per pass.
+struct Deposits {
+    /// Readable records, by message id.
+    records: BTreeMap<MessageId, DepositRecord>,
+    /// Whose lease lapsed: the deposit is over, one way or another.
+    lapsed: BTreeSet<MessageId>,
+}
+
+impl Deposits {
+    async fn read(
+        store: &Store,
+        m: &MailboxId,
+        options: RepairOptions,
+    ) -> Result<Deposits, RepairError> {
+        let mut deposits = Deposits {
+            records: BTreeMap::new(),
+            lapsed: BTreeSet::new(),
+        };
+        for (field, record) in store.deposits(m).await? {
+            match (MessageId::parse(&field), record) {
+                (Some(id), Some(record)) => {
+                    if record.lease_until <= options.now {
+                        deposits.lapsed.insert(id.clone());
+                    }
+                    deposits.records.insert(id, record);
+                }
+                _ => {
+                    warn!(mailbox = %m, field = %field, "repair: removed an unreadable deposit record");
+                    store.drop_deposit_record(m, &field).await?;
+                }
+            }
+        }
+        Ok(deposits)
+    }
+
+    /// Whether repair may act on the audio of `id`: its deposit is over (lease
+    /// lapsed), or it has none and is older than the grace.
+    fn is_due(&self, id: &MessageId, options: RepairOptions) -> bool {
+        if self.records.contains_key(id) {
+            self.lapsed.contains(id)
+        } else {
+            options.is_old(id.received())
+        }
+    }
+}
+
+/// Lamp and e-mail for a message repair indexed or found owed; the deposit
+/// record goes once the e-mail is queued.
+async fn notify(
+    store: &Store,
+    notifier: &Notifier,
+    m: &MailboxId,
+    message: &Message,
+) -> Result<(), RepairError> {
+    let Some(record) = store.mailbox(m).await? else {
+        return Ok(());
+    };
+    notifier.message_saved(&record, message).await?;
+    store.end_deposit(m, &message.id).await?;
+    Ok(())
+}
+
 /// Indexes audio that has neither an index entry nor a tombstone.
+#[allow(clippy::too_many_arguments)]
 async fn index_orphans(
     store: &Store,
     client: &AriClient,
     m: &MailboxId,
     ids: Vec<MessageId>,
+    deposits: &mut Deposits,
     options: RepairOptions,
+    notifier: &Notifier,
     report: &mut RepairReport,
 ) -> Result<(), RepairError> {
     for id in ids {
         if store.message_state(m, &id).await? != MessageState::Absent {
             continue;
         }
-        if !options.is_old(id.received()) {
+        if !deposits.is_due(&id, options) {
             report.skipped_recent += 1;
             continue;
         }
@@ -265,15 +464,16 @@ async fn index_orphans(
                 continue;
             }
         };
-        let Some(received) = id.received() else {
+        let deposit = deposits.records.get(&id);
+        let Some(received) = deposit.map(|d| d.received).or_else(|| id.received()) else {
             continue;
         };
         let message = Message {
             id,
             mailbox: m.clone(),
             folder: Folder::New,
-            caller_number: String::new(),
-            caller_name: String::new(),
+            caller_number: deposit.map(|d| d.caller_number.clone()).unwrap_or_default(),
+            caller_name: deposit.map(|d| d.caller_name.clone()).unwrap_or_default(),
             received,
             duration_secs: wav_duration_secs(&bytes),
         };
@@ -282,9 +482,54 @@ async fn index_orphans(
                 info!(mailbox = %m, id = %message.id, duration = message.duration_secs,
                     "repair: indexed a message whose deposit did not finish");
                 report.indexed += 1;
+                notify(store, notifier, m, &message).await?;
+                // Its deposit is finished: not one for `finish_deposits`.
+                deposits.lapsed.remove(&message.id);
             }
             RecoverOutcome::AlreadyKnown => {}
             RecoverOutcome::NoMailbox => report.skipped_no_mailbox += 1,
+        }
+    }
+    Ok(())
+}
+
+/// Deposits whose lease lapsed and that are still on record: the message was
+/// indexed but its e-mail never queued (lamp and e-mail now), or there is
+/// nothing left to do (the audio is gone, or the message was deleted).
+async fn finish_deposits(
+    store: &Store,
+    client: &AriClient,
+    m: &MailboxId,
+    deposits: &Deposits,
+    notifier: &Notifier,
+    report: &mut RepairReport,
+) -> Result<(), RepairError> {
+    for id in &deposits.lapsed {
+        match store.message_state(m, id).await? {
+            MessageState::Indexed => {
+                if let Some(message) = store.message(m, id).await? {
+                    info!(mailbox = %m, id = %id,
+                        "repair: notifying a message whose deposit stopped after indexing it");
+                    notify(store, notifier, m, &message).await?;
+                    report.notified_late += 1;
+                }
+            }
+            MessageState::Tombstoned => {
+                store.end_deposit(m, id).await?;
+                report.deposits_closed += 1;
+            }
+            MessageState::Absent => {
+                let name = message_recording(m, id);
+                match client.stored_recording(&name).await {
+                    // Audio left for a later pass (live, or failed to index).
+                    Ok(_) => {}
+                    Err(e) if e.is_not_found() => {
+                        store.end_deposit(m, id).await?;
+                        report.deposits_closed += 1;
+                    }
+                    Err(e) => item_failed(report, "check a deposit's audio", &name, e)?,
+                }
+            }
         }
     }
     Ok(())
@@ -366,64 +611,60 @@ fn le_u32(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(raw))
 }
 
-/// What start-up maintenance should do next.
+/// What maintenance should do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PassOutcome {
-    /// Nothing left to do.
+    /// Done: the next pass comes after `repair.interval`.
     Complete,
-    /// Asterisk did not answer: try again later.
+    /// Asterisk did not answer: try again soon.
     AsteriskUnreachable,
-    /// Recent orphans were skipped: one more pass once they are past the grace.
-    RecentLeft,
 }
 
-/// One start-up pass: repair, then every lamp republished. Logs and never fails:
-/// a service that cannot repair can still take calls.
-pub async fn startup_pass(store: &Store, client: &AriClient, mwi: &Mwi) -> PassOutcome {
-    let outcome = match repair(store, client).await {
-        Ok(report) => {
-            log_report(&report);
-            if report.skipped_recent > 0 {
-                PassOutcome::RecentLeft
-            } else {
-                PassOutcome::Complete
-            }
-        }
+/// One maintenance pass: repair, then every lamp republished (a lamp missed by
+/// a deposit that could not reach Redis, or by a repair, is put right). Logs and
+/// never fails: a service that cannot repair can still take calls.
+pub async fn pass(
+    store: &Store,
+    client: &AriClient,
+    mwi: &Mwi,
+    notifier: &Notifier,
+    config: &Config,
+) -> PassOutcome {
+    match repair_with(store, client, RepairOptions::for_config(config), notifier).await {
+        Ok(report) => log_report(&report),
         Err(e) if e.is_unreachable() => {
             warn!(error = %e, "message repair postponed: Asterisk is not reachable");
             return PassOutcome::AsteriskUnreachable;
         }
         Err(e) => {
-            warn!(error = %e, "message repair failed; run `voiceportal admin repair` once fixed");
-            PassOutcome::Complete
+            warn!(error = %e, "message repair failed; the next pass tries again")
         }
-    };
+    }
     match mwi.republish_all(store).await {
-        Ok(count) => info!(mailboxes = count, "message-waiting lamps republished"),
+        Ok(count) => debug!(mailboxes = count, "message-waiting lamps republished"),
         Err(e) => warn!(error = %e, "message-waiting lamps not republished"),
     }
-    outcome
+    PassOutcome::Complete
 }
 
-/// Finishes start-up maintenance in the background after `first`: retries while
-/// Asterisk is unreachable, and makes one more pass once orphans skipped as
-/// recent are past the grace period (by then their deposit, if any, is over).
-/// Orphans recorded after start-up are left to later passes: they belong to
-/// calls this instance is serving.
-pub async fn later_passes(store: Store, client: AriClient, mwi: Mwi, first: PassOutcome) {
+/// Maintenance for as long as `serve` runs: a pass every `repair.interval`
+/// (sooner while Asterisk is unreachable), after `first`.
+pub async fn periodic(
+    store: Store,
+    client: AriClient,
+    mwi: Mwi,
+    notifier: Notifier,
+    config: std::sync::Arc<Config>,
+    first: PassOutcome,
+) {
     let mut outcome = first;
-    let mut follow_up_done = false;
     loop {
-        match outcome {
-            PassOutcome::Complete => return,
-            PassOutcome::AsteriskUnreachable => tokio::time::sleep(UNREACHABLE_RETRY).await,
-            PassOutcome::RecentLeft if follow_up_done => return,
-            PassOutcome::RecentLeft => {
-                tokio::time::sleep(DEFAULT_GRACE).await;
-                follow_up_done = true;
-            }
-        }
-        outcome = startup_pass(&store, &client, &mwi).await;
+        let wait = match outcome {
+            PassOutcome::Complete => config.repair.interval,
+            PassOutcome::AsteriskUnreachable => UNREACHABLE_RETRY.min(config.repair.interval),
+        };
+        tokio::time::sleep(wait).await;
+        outcome = pass(&store, &client, &mwi, &notifier, &config).await;
     }
 }
 
@@ -435,6 +676,9 @@ fn log_report(report: &RepairReport) {
         skipped_live,
         skipped_recent,
         skipped_no_mailbox,
+        notified_late,
+        deposits_closed,
+        purged,
         failed,
         ..
     } = report;
@@ -443,6 +687,9 @@ fn log_report(report: &RepairReport) {
             indexed,
             tombstones_cleared,
             dangling_removed,
+            notified_late,
+            deposits_closed,
+            purged,
             skipped_live,
             skipped_recent,
             skipped_no_mailbox,

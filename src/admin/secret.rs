@@ -13,7 +13,7 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::domain::{Pin, PinRejection};
+use crate::domain::{Password, PasswordRejection, Pin, PinRejection};
 
 /// Why no PIN could be read. No variant carries what was typed.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +27,8 @@ pub enum InputError {
     Mismatch,
     #[error("PIN refused: {0}")]
     Pin(#[from] PinRejection),
+    #[error("password refused: {0}")]
+    Password(#[from] PasswordRejection),
     #[error(
         "cannot turn off echo on this terminal (stty failed); give the PIN on standard \
          input instead"
@@ -55,6 +57,26 @@ pub fn read_pin(label: &str) -> Result<Pin, InputError> {
     let again = prompt_hidden(&format!("Repeat the {label}: "))?;
     match Pin::parse(&again) {
         Ok(second) if second == first => Ok(first),
+        _ => Err(InputError::Mismatch),
+    }
+}
+
+/// Reads one new password like [`read_pin`]: the first line of standard input,
+/// or prompted twice without echo.
+pub fn read_password(label: &str) -> Result<Password, InputError> {
+    let stdin = io::stdin();
+    if !stdin.is_terminal() {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line)?;
+        if line.trim().is_empty() {
+            return Err(InputError::Empty);
+        }
+        return Ok(Password::new_password(&line)?);
+    }
+    let first = Password::new_password(&prompt_hidden(&format!("New {label}: "))?)?;
+    let again = prompt_hidden(&format!("Repeat the {label}: "))?;
+    match Password::new_password(&again) {
+        Ok(second) if second.expose() == first.expose() => Ok(first),
         _ => Err(InputError::Mismatch),
     }
 }

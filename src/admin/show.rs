@@ -1,16 +1,34 @@
-//! Plain-text renderings of admin results for the CLI: aligned, one fact per line,
-//! readable without a manual.
+//! Renderings of admin results for the CLI: plain text, aligned, one fact per
+//! line, readable without a manual; and JSON (`--json`) for administrators'
+//! scripts, whose field names are a stable interface:
+//!
+//! - a mailbox (`admin status <mailbox> --json`, each element of `admin mailbox
+//!   list --json`): `mailbox`, `name`, `email` (null if none), `language`,
+//!   `timezone`, `pin_origin` (`none`, `default`, `temporary`, `user`),
+//!   `must_change` (true also for a mailbox with no PIN yet: its owner must set
+//!   one before using it), `name_recorded`, `strikes`, `max_failed_attempts`,
+//!   `locked`, `locked_until` (RFC 3339, null unless a timed lock),
+//!   `new_messages`, `old_messages`;
+//! - the portal (`admin status --json`): `portal_number`, `passcode_set`,
+//!   `default_pin_set`, `passcode_strikes`, `passcode_locked`,
+//!   `passcode_locked_until`, `max_failed_attempts`;
+//! - messages (`admin messages list <mailbox> --json`): `mailbox`, `timezone`,
+//!   `new_messages`, `old_messages`, `messages`: each `id`, `folder`,
+//!   `received` (RFC 3339, UTC), `received_local` (in the mailbox's time zone),
+//!   `duration_secs`, `caller_number`, `caller_name`.
 
 use std::fmt::Write;
 
 use chrono::DateTime;
+use serde_json::{Value, json};
 
 use super::messages::MessageListing;
 use super::repair::RepairReport;
-use super::{MailboxStatus, PortalStatus};
+use super::{AccountStatus, MailboxStatus, PortalStatus};
 use crate::store::audit::AuditEntry;
 use crate::store::lockout::LockStatus;
 use crate::store::mailboxes::{MailboxRecord, PinOrigin};
+use crate::store::tokens::ApiToken;
 
 /// Every field of one mailbox, `label  value` per line.
 pub fn mailbox(status: &MailboxStatus) -> String {
@@ -28,8 +46,97 @@ pub fn mailbox(status: &MailboxStatus) -> String {
             format!("{} of {}", status.lock.strikes, status.max_failed_attempts),
         ),
         ("locked", lock_state(&status.lock)),
+        (
+            "messages",
+            format!("{} new, {} old", status.counts.new, status.counts.old),
+        ),
     ];
     table(&rows)
+}
+
+/// Whether the owner must choose a PIN before using the mailbox: a PIN they did
+/// not choose, or none at all.
+fn must_change(record: &MailboxRecord) -> bool {
+    record.must_change || record.pin_origin == PinOrigin::None
+}
+
+fn rfc3339(at: Option<chrono::DateTime<chrono::Utc>>) -> Value {
+    at.map_or(Value::Null, |t| Value::String(t.to_rfc3339()))
+}
+
+/// One mailbox as JSON (see the module documentation for the fields).
+pub fn mailbox_json(status: &MailboxStatus) -> Value {
+    let r = &status.record;
+    json!({
+        "mailbox": r.id.as_str(),
+        "name": r.display_name,
+        "email": r.email,
+        "language": r.language,
+        "timezone": r.timezone,
+        "pin_origin": r.pin_origin.as_str(),
+        "must_change": must_change(r),
+        "name_recorded": r.name_recorded,
+        "strikes": status.lock.strikes,
+        "max_failed_attempts": status.max_failed_attempts,
+        "locked": status.lock.locked,
+        "locked_until": rfc3339(status.lock.locked_until),
+        "new_messages": status.counts.new,
+        "old_messages": status.counts.old,
+    })
+}
+
+/// Every mailbox as a JSON array.
+pub fn mailbox_list_json(listing: &[MailboxStatus]) -> Value {
+    Value::Array(listing.iter().map(mailbox_json).collect())
+}
+
+/// The portal as JSON.
+pub fn portal_json(status: &PortalStatus) -> Value {
+    json!({
+        "portal_number": status.number.as_str(),
+        "passcode_set": status.passcode_set,
+        "default_pin_set": status.default_pin_set,
+        "passcode_strikes": status.lock.strikes,
+        "passcode_locked": status.lock.locked,
+        "passcode_locked_until": rfc3339(status.lock.locked_until),
+        "max_failed_attempts": status.max_failed_attempts,
+    })
+}
+
+/// A mailbox's messages as JSON.
+pub fn messages_json(listing: &MessageListing) -> Value {
+    let tz = listing.timezone();
+    let counts = listing.counts();
+    let messages: Vec<Value> = listing
+        .messages
+        .iter()
+        .map(|m| {
+            json!({
+                "id": m.id.as_str(),
+                "folder": m.folder.as_str(),
+                "received": m.received.to_rfc3339(),
+                "received_local": m.received.with_timezone(&tz).to_rfc3339(),
+                "duration_secs": m.duration_secs,
+                "caller_number": m.caller_number,
+                "caller_name": m.caller_name,
+            })
+        })
+        .collect();
+    json!({
+        "mailbox": listing.record.id.as_str(),
+        "timezone": tz.name(),
+        "new_messages": counts.new,
+        "old_messages": counts.old,
+        "messages": messages,
+    })
+}
+
+/// Pretty JSON with a final newline.
+pub fn json(value: &Value) -> String {
+    // Serialising a `Value` cannot fail.
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
 /// The portal's number, which org-wide secrets are set, and the passcode's lock.
@@ -49,25 +156,32 @@ pub fn portal(status: &PortalStatus) -> String {
 }
 
 /// One line per mailbox under a header; "no mailboxes" when there are none.
-pub fn mailbox_list(records: &[MailboxRecord]) -> String {
-    if records.is_empty() {
+pub fn mailbox_list(listing: &[MailboxStatus]) -> String {
+    if listing.is_empty() {
         return "no mailboxes\n".to_owned();
     }
     let header = [
         "MAILBOX",
         "PIN",
         "CHANGE",
+        "LOCKED",
+        "NEW",
+        "OLD",
         "NAME REC.",
         "LANG",
         "TIME ZONE",
         "NAME",
     ];
     let mut lines = vec![header.map(str::to_owned).to_vec()];
-    for r in records {
+    for status in listing {
+        let r = &status.record;
         lines.push(vec![
             r.id.to_string(),
             r.pin_origin.to_string(),
-            yes_no(r.must_change).to_owned(),
+            yes_no(must_change(r)).to_owned(),
+            yes_no(status.lock.locked).to_owned(),
+            status.counts.new.to_string(),
+            status.counts.old.to_string(),
             yes_no(r.name_recorded).to_owned(),
             r.language.clone(),
             r.timezone.clone(),
@@ -95,6 +209,44 @@ pub fn audit(entries: &[AuditEntry]) -> String {
         })
         .collect();
     columns(&lines)
+}
+
+/// One line per administrator account.
+pub fn accounts(accounts: &[AccountStatus]) -> String {
+    if accounts.is_empty() {
+        return "no administrator accounts\n".to_owned();
+    }
+    let mut lines = vec![
+        ["NAME", "CREATED", "STRIKES", "LOCKED"]
+            .map(str::to_owned)
+            .to_vec(),
+    ];
+    for a in accounts {
+        lines.push(vec![
+            a.account.name.to_string(),
+            when(a.account.created),
+            a.lock.strikes.to_string(),
+            lock_state(&a.lock),
+        ]);
+    }
+    columns(&lines)
+}
+
+/// One line per API token: names and dates, never a token.
+pub fn tokens(tokens: &[ApiToken]) -> String {
+    if tokens.is_empty() {
+        return "no API tokens\n".to_owned();
+    }
+    let mut lines = vec![["NAME", "CREATED"].map(str::to_owned).to_vec()];
+    for t in tokens {
+        lines.push(vec![t.name.to_string(), when(t.created)]);
+    }
+    columns(&lines)
+}
+
+fn when(time: Option<DateTime<chrono::Utc>>) -> String {
+    time.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| "-".to_owned())
 }
 
 /// A mailbox's messages, oldest first, dated in the mailbox's time zone.
@@ -152,6 +304,11 @@ pub fn repair_report(report: &RepairReport) -> String {
             "entries without audio removed",
             report.dangling_removed.to_string(),
         ),
+        ("late notifications sent", report.notified_late.to_string()),
+        (
+            "deleted mailboxes' recordings removed",
+            report.purged.to_string(),
+        ),
         ("skipped, still recording", report.skipped_live.to_string()),
         ("skipped, too recent", report.skipped_recent.to_string()),
         (
@@ -161,7 +318,11 @@ pub fn repair_report(report: &RepairReport) -> String {
         ("failed (see warnings)", report.failed.to_string()),
         ("mailboxes changed", changed),
     ];
-    table(&rows)
+    let mut out = table(&rows);
+    for line in &report.damaged {
+        let _ = writeln!(out, "wrong-type key: {line}");
+    }
+    out
 }
 
 /// `Bob <1002>`, `1002`, `Bob`, or `unknown`.
@@ -278,6 +439,7 @@ mod tests {
                 locked_until: None,
             },
             max_failed_attempts: 4,
+            counts: crate::store::messages::MessageCounts { new: 2, old: 1 },
         };
         let text = mailbox(&status);
         assert!(text.contains("mailbox        1001\n"), "{text}");
@@ -288,6 +450,13 @@ mod tests {
             text.contains("yes, until an administrator unlocks it"),
             "{text}"
         );
+        assert!(text.contains("messages       2 new, 1 old\n"), "{text}");
+        let json = mailbox_json(&status);
+        assert_eq!(json["mailbox"], "1001");
+        assert_eq!(json["must_change"], true);
+        assert_eq!(json["new_messages"], 2);
+        assert_eq!(json["old_messages"], 1);
+        assert_eq!(json["locked_until"], Value::Null);
     }
 
     #[test]

@@ -61,6 +61,23 @@ impl PlaybackControl {
     }
 }
 
+/// Parameters of `POST /channels` (originate) into our Stasis application.
+#[derive(Debug, Clone)]
+pub struct Originate<'a> {
+    /// `PJSIP/1001`: the device to call.
+    pub endpoint: &'a str,
+    /// Our application: the answered channel enters `Stasis(app, app_args)`.
+    pub app: &'a str,
+    /// Comma-separated Stasis arguments.
+    pub app_args: &'a str,
+    /// We choose the channel id, so the call task can know the channel is ours.
+    pub channel_id: &'a str,
+    /// What the phone displays, `"Name" <number>`.
+    pub caller_id: &'a str,
+    /// Seconds to ring before giving up.
+    pub timeout_secs: u32,
+}
+
 #[derive(Clone)]
 pub struct AriClient {
     http: reqwest::Client,
@@ -102,20 +119,22 @@ impl AriClient {
         on_channel: bool,
     ) -> Result<reqwest::Response, AriError> {
         let method_name = method_name(&method);
+        let started = std::time::Instant::now();
         let response = self
             .http
             .request(method, format!("{}{path}", self.base))
             .basic_auth(&self.username, Some(self.password.expose()))
             .query(query)
             .send()
-            .await
-            .map_err(|e| AriError {
-                kind: AriErrorKind::Transport,
-                method: method_name,
-                path: path.to_owned(),
-                status: None,
-                message: transport_message(&e),
-            })?;
+            .await;
+        crate::metrics::METRICS.ari_request(started.elapsed());
+        let response = response.map_err(|e| AriError {
+            kind: AriErrorKind::Transport,
+            method: method_name,
+            path: path.to_owned(),
+            status: None,
+            message: transport_message(&e),
+        })?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);
@@ -166,6 +185,22 @@ impl AriClient {
     pub async fn application(&self, app: &str) -> Result<Application, AriError> {
         let path = format!("/applications/{}", segment(app));
         self.send_json(Method::GET, &path, &[], false).await
+    }
+
+    /// Calls `endpoint`; once answered, the channel enters our application with
+    /// the given arguments (a `StasisStart` like any call). Returns at once, while
+    /// the phone rings.
+    pub async fn originate(&self, call: &Originate<'_>) -> Result<Channel, AriError> {
+        let query = [
+            ("endpoint", call.endpoint.to_owned()),
+            ("app", call.app.to_owned()),
+            ("appArgs", call.app_args.to_owned()),
+            ("channelId", call.channel_id.to_owned()),
+            ("callerId", call.caller_id.to_owned()),
+            ("timeout", call.timeout_secs.to_string()),
+        ];
+        self.send_json(Method::POST, "/channels", &query, false)
+            .await
     }
 
     pub async fn channel(&self, channel: &str) -> Result<Channel, AriError> {

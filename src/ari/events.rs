@@ -142,6 +142,13 @@ pub enum EventError {
     Malformed { kind: String, reason: String },
 }
 
+impl EventError {
+    /// Whether the event was a StasisStart (a call waiting to be served).
+    pub fn is_stasis_start(&self) -> bool {
+        matches!(self, EventError::Malformed { kind, .. } if kind == "StasisStart")
+    }
+}
+
 impl Event {
     /// Parses one websocket text frame.
     pub fn parse(text: &str) -> Result<Event, EventError> {
@@ -155,10 +162,22 @@ impl Event {
         if !KNOWN.contains(&kind.as_str()) {
             return Ok(Event::Unknown { kind });
         }
-        serde_json::from_value(value).map_err(|e| EventError::Malformed {
-            kind,
-            reason: e.to_string(),
-        })
+        match serde_json::from_value(value.clone()) {
+            Ok(event) => Ok(event),
+            Err(e) => {
+                let reason = e.to_string();
+                // A caller is behind every StasisStart: serve it as long as we
+                // know which channel it is, rather than leave them in silence.
+                if kind == "StasisStart"
+                    && let Some(event) = lenient_stasis_start(&value)
+                {
+                    tracing::warn!(error = %reason, raw = %clip(text),
+                        "malformed StasisStart; serving its channel anyway");
+                    return Ok(event);
+                }
+                Err(EventError::Malformed { kind, reason })
+            }
+        }
     }
 
     /// The event's `type`, for logs.
@@ -210,6 +229,52 @@ impl Event {
             Event::ApplicationReplaced { .. } | Event::Unknown { .. } => None,
         }
     }
+}
+
+/// A StasisStart read field by field: the channel id is all it needs; whatever
+/// else does not parse takes its default (no arguments: the flows then apologise
+/// for a bad entry point).
+fn lenient_stasis_start(value: &serde_json::Value) -> Option<Event> {
+    let raw_channel = value.get("channel")?;
+    let id = raw_channel.get("id")?.as_str()?.trim();
+    if id.is_empty() {
+        return None;
+    }
+    let channel = serde_json::from_value::<Channel>(raw_channel.clone())
+        .ok()
+        .filter(|c| c.id == id)
+        .unwrap_or_else(|| Channel {
+            id: id.to_owned(),
+            ..Channel::default()
+        });
+    let args = value
+        .get("args")
+        .and_then(|a| a.as_array())
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| item.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let timestamp = value
+        .get("timestamp")
+        .and_then(|t| t.as_str())
+        .and_then(|t| AriTime::parse(t).ok())
+        .unwrap_or_else(|| AriTime(chrono::Utc::now().fixed_offset()));
+    Some(Event::StasisStart {
+        timestamp,
+        args,
+        channel,
+    })
+}
+
+/// At most this much of a raw event goes into a log line.
+const RAW_LOG_CHARS: usize = 2000;
+
+/// The start of a raw event, for a log line.
+pub fn clip(text: &str) -> String {
+    text.chars().take(RAW_LOG_CHARS).collect()
 }
 
 #[cfg(test)]
@@ -278,6 +343,19 @@ mod tests {
         assert!(Event::parse(r#"{"no":"type"}"#).is_err());
         let err = Event::parse(r#"{"type":"StasisStart","timestamp":"bad"}"#).unwrap_err();
         assert!(err.to_string().contains("StasisStart"), "{err}");
+    }
+
+    #[test]
+    fn a_stasis_start_with_a_channel_id_is_served_whatever_else_is_wrong() {
+        let raw = r#"{"type":"StasisStart","args":["portal",7],
+            "channel":{"id":"1.53","caller":"not an object"}}"#;
+        let Event::StasisStart { channel, args, .. } = Event::parse(raw).unwrap() else {
+            panic!("not a StasisStart");
+        };
+        assert_eq!(channel.id, "1.53");
+        assert_eq!(args, ["portal"]);
+        let no_id = r#"{"type":"StasisStart","timestamp":"bad","channel":{"name":"x"}}"#;
+        assert!(Event::parse(no_id).is_err());
     }
 
     #[test]

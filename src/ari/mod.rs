@@ -7,6 +7,6 @@ pub mod events;
 pub mod models;
 pub mod websocket;
 
-pub use client::{AriClient, PlaybackControl, RecordParams};
+pub use client::{AriClient, Originate, PlaybackControl, RecordParams};
 pub use error::{AriError, AriErrorKind};
 pub use events::Event;

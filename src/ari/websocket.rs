@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::http::header::{AUTHORIZATION, HeaderValue};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tracing::{debug, info, warn};
 
-use super::events::Event;
+use super::events::{Event, EventError};
 use crate::config::AriConfig;
 
 /// What the websocket task reports, in order.
@@ -143,6 +143,13 @@ async fn read(
                             if items.send(StreamItem::Event(Box::new(event))).is_err() {
                                 return "service stopping".into();
                             }
+                        }
+                        // A StasisStart carries no secret and a caller waits
+                        // behind it: log it whole. Others may carry a DTMF
+                        // digit (part of a PIN): only the error.
+                        Err(e @ EventError::Malformed { .. }) if e.is_stasis_start() => {
+                            warn!(error = %e, raw = %super::events::clip(&text),
+                                "cannot serve a StasisStart without a channel id");
                         }
                         Err(e) => warn!(error = %e, "skipping a malformed ARI event"),
                     },

@@ -6,8 +6,14 @@ use std::time::Duration;
 /// How to collect digits after (or during) a prompt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Collect {
-    /// The entry ends as soon as this many digits are typed.
+    /// The most digits an entry keeps. See `ends_at_max` for what happens when
+    /// the caller types more.
     pub max_digits: usize,
+    /// True: the entry ends as soon as `max_digits` are typed (a menu key).
+    /// False: it ends only on the terminator or a timeout, and digits beyond
+    /// `max_digits` mark it as overflowed (one wrong entry) instead of spilling
+    /// into the next prompt.
+    pub ends_at_max: bool,
     /// A key that ends the entry without being part of it (`#` for PINs and numbers).
     pub terminator: Option<char>,
     /// Overrides `call.first_digit_timeout`.
@@ -17,10 +23,14 @@ pub struct Collect {
 }
 
 impl Collect {
-    /// A number or PIN: up to `max_digits`, ended early by `#`.
+    /// A number or PIN of up to `max_digits`: it ends on `#` or when the caller
+    /// stops typing, never in the middle of what they type (a PIN of exactly
+    /// `max_digits` followed by `#` is one entry, and the `#` is not left over
+    /// for the next prompt). More digits make it [`Digits::overflow`].
     pub fn digits(max_digits: usize) -> Collect {
         Collect {
             max_digits,
+            ends_at_max: false,
             terminator: Some('#'),
             first_digit_timeout: None,
             inter_digit_timeout: None,
@@ -31,6 +41,7 @@ impl Collect {
     pub fn one_key() -> Collect {
         Collect {
             max_digits: 1,
+            ends_at_max: true,
             terminator: None,
             first_digit_timeout: None,
             inter_digit_timeout: None,
@@ -55,6 +66,9 @@ pub enum CollectEnd {
 pub struct Digits {
     pub digits: String,
     pub end: CollectEnd,
+    /// More than `max_digits` were typed (the extra ones are not kept): the
+    /// entry cannot be a valid number or PIN.
+    pub overflow: bool,
 }
 
 impl std::fmt::Debug for Digits {
@@ -62,6 +76,7 @@ impl std::fmt::Debug for Digits {
         f.debug_struct("Digits")
             .field("len", &self.digits.len())
             .field("end", &self.end)
+            .field("overflow", &self.overflow)
             .finish()
     }
 }
@@ -69,7 +84,7 @@ impl std::fmt::Debug for Digits {
 impl Digits {
     /// Nothing typed before the timeout: the flow reprompts.
     pub fn is_silence(&self) -> bool {
-        self.digits.is_empty() && self.end == CollectEnd::Timeout
+        self.digits.is_empty() && !self.overflow && self.end == CollectEnd::Timeout
     }
 }
 
@@ -77,6 +92,7 @@ impl Digits {
 pub(crate) struct Entry<'a> {
     spec: &'a Collect,
     pub(crate) digits: String,
+    overflow: bool,
 }
 
 impl<'a> Entry<'a> {
@@ -84,6 +100,7 @@ impl<'a> Entry<'a> {
         Entry {
             spec,
             digits: String::new(),
+            overflow: false,
         }
     }
 
@@ -100,14 +117,26 @@ impl<'a> Entry<'a> {
         if Some(c) == self.spec.terminator {
             return Some(CollectEnd::Terminator);
         }
+        if self.digits.len() >= self.spec.max_digits {
+            // Only reachable when the entry does not end at its maximum.
+            self.overflow = true;
+            return None;
+        }
         self.digits.push(c);
-        (self.digits.len() >= self.spec.max_digits).then_some(CollectEnd::MaxDigits)
+        (self.spec.ends_at_max && self.digits.len() >= self.spec.max_digits)
+            .then_some(CollectEnd::MaxDigits)
+    }
+
+    /// Whether anything was typed (kept or not).
+    pub(crate) fn is_started(&self) -> bool {
+        !self.digits.is_empty() || self.overflow
     }
 
     pub(crate) fn finish(self, end: CollectEnd) -> Digits {
         Digits {
             digits: self.digits,
             end,
+            overflow: self.overflow,
         }
     }
 }
@@ -133,11 +162,28 @@ mod tests {
     }
 
     #[test]
-    fn max_digits_ends_the_entry() {
+    fn a_number_ends_on_the_terminator_even_at_its_maximum() {
         let spec = Collect::digits(4);
         let mut entry = Entry::new(&spec);
-        let ends: Vec<_> = ["1", "2", "3", "4"].iter().map(|k| entry.push(k)).collect();
-        assert_eq!(ends, [None, None, None, Some(CollectEnd::MaxDigits)]);
+        let ends: Vec<_> = ["1", "2", "3", "4", "#"]
+            .iter()
+            .map(|k| entry.push(k))
+            .collect();
+        assert_eq!(ends, [None, None, None, None, Some(CollectEnd::Terminator)]);
+        let digits = entry.finish(CollectEnd::Terminator);
+        assert_eq!((digits.digits.as_str(), digits.overflow), ("1234", false));
+    }
+
+    #[test]
+    fn digits_beyond_the_maximum_overflow_the_entry() {
+        let spec = Collect::digits(4);
+        let mut entry = Entry::new(&spec);
+        for key in ["1", "2", "3", "4", "5", "6"] {
+            assert_eq!(entry.push(key), None);
+        }
+        assert_eq!(entry.push("#"), Some(CollectEnd::Terminator));
+        let digits = entry.finish(CollectEnd::Terminator);
+        assert_eq!((digits.digits.as_str(), digits.overflow), ("1234", true));
     }
 
     #[test]

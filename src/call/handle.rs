@@ -300,7 +300,7 @@ impl Call {
                 return Ok(entry.finish(end));
             }
         }
-        let mut prompt = if media.is_empty() || !entry.digits.is_empty() {
+        let mut prompt = if media.is_empty() || entry.is_started() {
             None
         } else {
             Some(self.start_playback(media).await?)
@@ -317,7 +317,7 @@ impl Call {
         let mut deadline = Instant::now()
             + if prompt.is_some() {
                 self.timing.prompt_timeout
-            } else if entry.digits.is_empty() {
+            } else if !entry.is_started() {
                 first_digit
             } else {
                 inter_digit
@@ -361,7 +361,7 @@ impl Call {
                         prompt = None;
                         give_up = Instant::now() + self.timing.collect_timeout;
                         deadline = Instant::now()
-                            + if entry.digits.is_empty() {
+                            + if !entry.is_started() {
                                 first_digit
                             } else {
                                 inter_digit
@@ -645,7 +645,19 @@ impl Call {
 
     async fn start_playback(&mut self, media: &[Media]) -> Result<String, CallError> {
         let id = self.next_id();
-        let uris: Vec<String> = media.iter().map(Media::uri).collect();
+        let uris: Vec<String> = media
+            .iter()
+            .filter_map(|item| {
+                let uri = item.uri();
+                if uri.is_none() {
+                    warn!(?item, "media item not safe to play; left out");
+                }
+                uri
+            })
+            .collect();
+        if uris.is_empty() {
+            return Err(CallError::Media("nothing safe to play".into()));
+        }
         let channel = self.channel.id.clone();
         let lang = self.language().to_owned();
         self.client

@@ -299,8 +299,13 @@ impl<H: CallHandler> Router<H> {
         let apology = self.apology.clone();
         self.tasks.spawn(
             async move {
-                let _ = call.play(&apology).await;
-                let _ = call.hangup().await;
+                // A channel that is not in Stasis (Asterisk answers 404/409) is
+                // not ours to end: it hung up, left for the dialplan, or is a call
+                // we placed that is still ringing (an originated channel belongs
+                // to the application before it is answered).
+                if !matches!(call.play(&apology).await, Err(super::CallError::Gone)) {
+                    let _ = call.hangup().await;
+                }
             }
             .instrument(info_span!("orphan", channel = %id)),
         );
@@ -309,7 +314,7 @@ impl<H: CallHandler> Router<H> {
 
 /// Last resort when the call task itself failed: play without waiting, hang up after.
 async fn apologise_blind(client: &AriClient, channel: &str, apology: &[Media]) {
-    let uris: Vec<String> = apology.iter().map(Media::uri).collect();
+    let uris: Vec<String> = apology.iter().filter_map(Media::uri).collect();
     let id = format!("vp-{}-apology-{channel}", std::process::id());
     if client.play(channel, &id, &uris, None).await.is_ok() {
         tokio::time::sleep(Duration::from_secs(3)).await;

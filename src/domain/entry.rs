@@ -1,6 +1,7 @@
 //! The Stasis arguments the dialplan passes: which flow a call enters.
 
 use super::mailbox::{MailboxId, MailboxIdError};
+use super::receptionist::{MAX_GREETING_DIGITS, is_greeting_number};
 
 /// `Stasis(voiceportal,<entry point>...)`, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,13 +14,23 @@ pub enum EntryPoint {
     Login { mailbox: MailboxId },
     /// `attendant,<greeting>`: play an auto-attendant greeting, return one digit.
     Attendant { greeting: String },
+    /// `receptionist[,<greeting>]`: the virtual receptionist; without a greeting,
+    /// the company greeting (`receptionist.default_greeting`).
+    Receptionist { greeting: Option<String> },
+    /// `signin-code`: a call voiceportal itself placed to an owner's phone, to
+    /// speak a web sign-in code. Never routed from the dialplan: the flow only
+    /// serves a channel id it originated, so a dialplan that sends a call here
+    /// gets an apology, never a code.
+    SigninCode,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EntryError {
-    #[error("no entry point given (expected portal, deposit, login or attendant)")]
+    #[error("no entry point given (expected portal, deposit, login, attendant or receptionist)")]
     Missing,
-    #[error("unknown entry point `{0}` (expected portal, deposit, login or attendant)")]
+    #[error(
+        "unknown entry point `{0}` (expected portal, deposit, login, attendant or receptionist)"
+    )]
     Unknown(String),
     #[error("`{entry}` needs {what}")]
     MissingArgument {
@@ -33,6 +44,8 @@ pub enum EntryError {
     },
     #[error("attendant greeting names are 1 to 32 letters, digits, '-' or '_'")]
     BadGreeting,
+    #[error("receptionist greetings are numbers of 1 to {MAX_GREETING_DIGITS} digits")]
+    BadReceptionistGreeting,
     #[error("`{entry}` takes at most {max} arguments")]
     TooManyArguments { entry: &'static str, max: usize },
 }
@@ -73,6 +86,10 @@ impl EntryPoint {
                     mailbox: mailbox("login")?,
                 })
             }
+            "signin-code" => {
+                at_most("signin-code", 0)?;
+                Ok(EntryPoint::SigninCode)
+            }
             "attendant" => {
                 at_most("attendant", 1)?;
                 let greeting = rest.first().ok_or(EntryError::MissingArgument {
@@ -90,6 +107,15 @@ impl EntryPoint {
                 Ok(EntryPoint::Attendant {
                     greeting: greeting.clone(),
                 })
+            }
+            "receptionist" => {
+                at_most("receptionist", 1)?;
+                let greeting = match rest.first().map(|g| g.trim()) {
+                    None | Some("") => None,
+                    Some(greeting) if is_greeting_number(greeting) => Some(greeting.to_owned()),
+                    Some(_) => return Err(EntryError::BadReceptionistGreeting),
+                };
+                Ok(EntryPoint::Receptionist { greeting })
             }
             other => Err(EntryError::Unknown(other.to_owned())),
         }
@@ -133,10 +159,30 @@ mod tests {
             parse(&["login", "1001"]),
             Ok(EntryPoint::Login { mailbox: m })
         );
+        assert_eq!(parse(&["signin-code"]), Ok(EntryPoint::SigninCode));
+        assert!(matches!(
+            parse(&["signin-code", "123456"]),
+            Err(EntryError::TooManyArguments { .. })
+        ));
         assert_eq!(
             parse(&["attendant", "main-menu"]),
             Ok(EntryPoint::Attendant {
                 greeting: "main-menu".into()
+            })
+        );
+        assert_eq!(
+            parse(&["receptionist"]),
+            Ok(EntryPoint::Receptionist { greeting: None })
+        );
+        // An empty argument (`receptionist,${GREETING}` with nothing set).
+        assert_eq!(
+            parse(&["receptionist", ""]),
+            Ok(EntryPoint::Receptionist { greeting: None })
+        );
+        assert_eq!(
+            parse(&["receptionist", "2"]),
+            Ok(EntryPoint::Receptionist {
+                greeting: Some("2".into())
             })
         );
     }
@@ -159,6 +205,17 @@ mod tests {
         );
         assert!(matches!(
             parse(&["portal", "extra"]),
+            Err(EntryError::TooManyArguments { .. })
+        ));
+        for bad in ["main", "12345", "../1", "1 2"] {
+            assert_eq!(
+                parse(&["receptionist", bad]),
+                Err(EntryError::BadReceptionistGreeting),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            parse(&["receptionist", "1", "2"]),
             Err(EntryError::TooManyArguments { .. })
         ));
     }

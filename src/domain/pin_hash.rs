@@ -19,6 +19,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use serde::{Deserialize, Serialize};
 
+use super::account::Password;
 use super::pin::Pin;
 use crate::config::Secret;
 
@@ -163,12 +164,33 @@ impl PinHasher {
 
     /// A PHC string for `pin` with a fresh random salt.
     pub fn hash(&self, pin: &Pin) -> Result<String, HashError> {
+        self.hash_secret(pin.expose().as_bytes())
+    }
+
+    /// A PHC string for an administrator's password, with the same cost and
+    /// pepper as PINs.
+    pub fn hash_password(&self, password: &Password) -> Result<String, HashError> {
+        self.hash_secret(password.expose().as_bytes())
+    }
+
+    /// Whether `password` matches `phc` (see [`PinHasher::verify`]).
+    pub fn verify_password(&self, password: &Password, phc: &str) -> bool {
+        self.verify_secret(password.expose().as_bytes(), phc)
+    }
+
+    /// Spends the work of one password verification and learns nothing: for an
+    /// account that does not exist (see [`PinHasher::verify_dummy`]).
+    pub fn verify_password_dummy(&self, password: &Password) {
+        std::hint::black_box(self.verify_secret(password.expose().as_bytes(), &self.dummy));
+    }
+
+    fn hash_secret(&self, secret: &[u8]) -> Result<String, HashError> {
         let salt_bytes: [u8; SALT_LEN] = rand::random();
         let salt =
             SaltString::encode_b64(&salt_bytes).map_err(|e| HashError::Hash(e.to_string()))?;
         let hash = self
             .argon2(self.params.clone())?
-            .hash_password(pin.expose().as_bytes(), &salt)
+            .hash_password(secret, &salt)
             .map_err(|e| HashError::Hash(e.to_string()))?;
         Ok(hash.to_string())
     }
@@ -177,6 +199,10 @@ impl PinHasher {
     /// an argon2id PHC string within our cost limits, so a corrupted record can only
     /// refuse a login. The final comparison is constant-time (argon2's `Output`).
     pub fn verify(&self, pin: &Pin, phc: &str) -> bool {
+        self.verify_secret(pin.expose().as_bytes(), phc)
+    }
+
+    fn verify_secret(&self, secret: &[u8], phc: &str) -> bool {
         let Ok(parsed) = PasswordHash::new(phc) else {
             return false;
         };
@@ -195,9 +221,7 @@ impl PinHasher {
         // The verifier re-hashes with the parameters, salt and version of `parsed`;
         // ours only contribute the pepper.
         match self.argon2(self.params.clone()) {
-            Ok(argon2) => argon2
-                .verify_password(pin.expose().as_bytes(), &parsed)
-                .is_ok(),
+            Ok(argon2) => argon2.verify_password(secret, &parsed).is_ok(),
             Err(_) => false,
         }
     }

@@ -223,8 +223,13 @@ catalogue! {
     PinSequence => "voiceportal/pin-sequence",
     /// "Your PIN cannot contain your mailbox number, forwards or backwards."
     PinIsMailboxNumber => "voiceportal/pin-mailbox-number",
-    /// "Your PIN cannot be your organisation's default PIN."
-    PinIsDefault => "voiceportal/pin-default",
+    /// "That PIN cannot be used. Please choose a different one." For the org
+    /// default PIN, refused without naming it so that a logged-in caller cannot
+    /// use the refusal to test guesses of it.
+    PinNotAllowed => "voiceportal/pin-not-allowed",
+    /// "Your PIN was changed in another call meanwhile. Please call again and
+    /// log in with your new PIN." Two calls in set-up on one PIN: the second.
+    PinChangedMeanwhile => "voiceportal/pin-changed-meanwhile",
     /// "Your PIN cannot be one of your recent PINs."
     PinRecentlyUsed => "voiceportal/pin-recent",
     /// "After the tone say your name and then press the pound key."
@@ -363,7 +368,8 @@ catalogue! {
     TemporaryGreetingRemoved => "vm-tempremoved",
 
     // ---- Auto-attendant greetings (admin) -------------------------------------
-    /// "Please enter the greeting number, then press pound."
+    /// "Please enter the greeting number, then press pound. For the company
+    /// greeting, just press pound." (`#` alone: `receptionist.default_greeting`.)
     EnterGreetingNumber => "voiceportal/enter-greeting-number",
     /// "Greeting" (then `number:`).
     Greeting => "voiceportal/greeting",
@@ -376,6 +382,30 @@ catalogue! {
     GreetingDeleted => "voiceportal/greeting-deleted",
     /// "No greeting has been recorded."
     NoGreetingRecorded => "voiceportal/no-greeting",
+    /// "Until one is recorded, callers hear this:" Before the receptionist's
+    /// stock greeting, when the administrator listens to an unrecorded greeting
+    /// the receptionist plays.
+    StandardGreetingPlays => "voiceportal/standard-greeting-plays",
+
+    // ---- Virtual receptionist ------------------------------------------------
+    /// "Thank you for calling. Please enter the extension of the person you are
+    /// calling, then press pound." The stock greeting, while no company greeting
+    /// is recorded.
+    ReceptionistWelcome => "voiceportal/receptionist-welcome",
+    /// "For the operator, press 0." After the stock greeting, when an operator is
+    /// configured.
+    ReceptionistOperator => "voiceportal/receptionist-operator",
+    /// "That extension does not exist." Then the greeting again.
+    NoSuchExtension => "voiceportal/no-such-extension",
+
+    // ---- Web sign-in by phone ----------------------------------------------------
+    /// "Hello, this is your voice portal. Your sign-in code is" ... then
+    /// `digits:<code>`. Spoken on the call voiceportal places to the owner's phone.
+    SigninCode => "voiceportal/signin-code",
+    /// "Once again, your sign-in code is" ... then `digits:<code>`.
+    SigninCodeAgain => "voiceportal/signin-code-again",
+    /// "Your code has been used: you are signed in." Once the page took the code.
+    SignedIn => "voiceportal/signin-done",
 }
 
 impl Prompt {
@@ -408,7 +438,7 @@ impl Prompt {
             PinRejection::RepeatedDigit => Prompt::PinRepeatedDigit,
             PinRejection::Sequence => Prompt::PinSequence,
             PinRejection::MailboxNumber => Prompt::PinIsMailboxNumber,
-            PinRejection::DefaultPin => Prompt::PinIsDefault,
+            PinRejection::DefaultPin => Prompt::PinNotAllowed,
             PinRejection::RecentlyUsed => Prompt::PinRecentlyUsed,
         }
     }
@@ -505,7 +535,8 @@ mod tests {
                 | Prompt::PinRepeatedDigit
                 | Prompt::PinSequence
                 | Prompt::PinIsMailboxNumber
-                | Prompt::PinIsDefault
+                | Prompt::PinNotAllowed
+                | Prompt::PinChangedMeanwhile
                 | Prompt::PinRecentlyUsed
                 | Prompt::RecordName
                 | Prompt::Review
@@ -571,7 +602,14 @@ mod tests {
                 | Prompt::GreetingMenu
                 | Prompt::RecordGreeting
                 | Prompt::GreetingDeleted
-                | Prompt::NoGreetingRecorded => 1,
+                | Prompt::NoGreetingRecorded
+                | Prompt::StandardGreetingPlays
+                | Prompt::ReceptionistWelcome
+                | Prompt::ReceptionistOperator
+                | Prompt::NoSuchExtension
+                | Prompt::SigninCode
+                | Prompt::SigninCodeAgain
+                | Prompt::SignedIn => 1,
             };
         }
         count
@@ -579,8 +617,8 @@ mod tests {
 
     #[test]
     fn all_lists_every_variant_once() {
-        assert_eq!(declared_variants(), 95);
-        assert_eq!(Prompt::ALL.len(), 95);
+        assert_eq!(declared_variants(), 103);
+        assert_eq!(Prompt::ALL.len(), 103);
         let distinct: HashSet<Prompt> = Prompt::ALL.iter().copied().collect();
         assert_eq!(
             distinct.len(),

@@ -3,21 +3,25 @@
 
 use super::Flows;
 use crate::call::{Call, CallError, Collect, Digits, Media};
-use crate::domain::Prompt;
+use crate::domain::{Pin, PinRejection, Prompt};
 
 pub fn say(prompt: Prompt) -> Media {
     Media::sound(prompt.sound())
 }
 
 /// Plays `prompts` and collects an entry, repeating the prompt when the caller
-/// presses nothing; `None` after `call.max_silent_prompts` silent prompts.
+/// presses nothing, after "sorry, I did not hear anything" (SPEC: "no input:
+/// reprompt"); `None` after `call.max_silent_prompts` silent prompts.
 pub async fn ask(
     call: &mut Call,
     prompts: &[Media],
     spec: &Collect,
 ) -> Result<Option<Digits>, CallError> {
-    for _ in 0..call.timing().max_silent_prompts {
-        let entry = call.play_and_collect(prompts, spec).await?;
+    let mut reprompt = vec![say(Prompt::NoInput)];
+    reprompt.extend_from_slice(prompts);
+    for attempt in 0..call.timing().max_silent_prompts {
+        let playlist = if attempt == 0 { prompts } else { &reprompt };
+        let entry = call.play_and_collect(playlist, spec).await?;
         if !entry.is_silence() {
             return Ok(Some(entry));
         }
@@ -31,10 +35,25 @@ pub async fn goodbye(call: &mut Call) -> Result<(), CallError> {
     call.hangup().await
 }
 
-/// A PIN entry ends with `#` or at the policy's maximum length (SPEC): what was
-/// typed is one attempt.
-pub fn pin_entry(flows: &Flows) -> Collect {
+/// The PIN (or passcode) of a login: one attempt, ended by `#` or a pause. Up to
+/// the longest PIN any policy allows, not the current policy's maximum: a PIN set
+/// before the maximum was lowered must still open its mailbox. Longer is one
+/// wrong entry.
+pub fn login_pin_entry() -> Collect {
+    Collect::digits(Pin::MAX_LEN)
+}
+
+/// A new PIN: up to the policy's maximum; longer is refused as too long.
+pub fn new_pin_entry(flows: &Flows) -> Collect {
     Collect::digits(flows.access.policy().max_length)
+}
+
+/// What was typed at a PIN prompt, as a PIN; an overflowed entry is too long.
+pub fn typed_pin(entry: &Digits, max: usize) -> Result<Pin, PinRejection> {
+    if entry.overflow {
+        return Err(PinRejection::TooLong { max });
+    }
+    Pin::parse(&entry.digits)
 }
 
 /// A service a flow depends on failed (Redis, PIN hashing): the call ends with an

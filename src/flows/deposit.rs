@@ -4,12 +4,17 @@
 //! extension"), "leave your message after the tone"; during it `*` logs the owner
 //! in, `0` reaches the operator (if configured), `#` skips to the beep. The message
 //! is recorded straight into its final stored recording, then indexed: audio first,
-//! so a crash in between leaves audio that `admin repair` finds again, never an
-//! index entry without audio. A hang-up at any point after the beep sends.
+//! so a crash in between leaves audio that repair finds again, never an index
+//! entry without audio. Who called and when is written to Redis before the audio
+//! exists, under a lease renewed while the call runs (`store::deposits`), so the
+//! repair that `serve` runs periodically can finish a deposit whose instance died
+//! or could not reach Redis: index, lamp and e-mail. A hang-up at any point after
+//! the beep sends.
 
 use std::time::Duration;
 
 use chrono::Utc;
+use tokio::time::Instant;
 use tracing::{error, info, warn};
 
 use super::Flows;
@@ -18,14 +23,14 @@ use super::portal;
 use crate::call::{Call, CallError, Collect, DialplanTarget, Media, RecordSpec, Recorded};
 use crate::domain::{Language, MailboxId, Prompt};
 use crate::notify::email::clean;
-use crate::store::StoreError;
+use crate::store::Store;
 use crate::store::mailboxes::MailboxRecord;
 use crate::store::messages::{Folder, Message, MessageId, SaveOutcome, message_recording};
 
 /// Re-recordings offered after a too-short message, before goodbye.
 const MAX_TOO_SHORT: u32 = 3;
-/// Tries at indexing a message before it is left to repair.
-const SAVE_ATTEMPTS: u32 = 4;
+/// Longest wait between two tries at indexing.
+const MAX_INDEX_RETRY_DELAY: Duration = Duration::from_secs(5);
 
 pub async fn run(
     flows: &Flows,
@@ -130,17 +135,8 @@ async fn record_message(
     let mut too_short = 0;
     loop {
         let received = Utc::now();
-        let id = MessageId::generate(received);
-        let spec = RecordSpec {
-            name: message_recording(&record.id, &id),
-            max_duration: deposit.max_message,
-            max_silence: deposit.max_silence,
-            beep: true,
-            terminate_on: "#",
-        };
-        let recorded = call.record(&spec).await?;
-        let message = Message {
-            id,
+        let mut message = Message {
+            id: MessageId::generate(received),
             mailbox: record.id.clone(),
             folder: Folder::New,
             // Caller ID is whatever the far end sent: stored cleaned, as it is
@@ -148,10 +144,26 @@ async fn record_message(
             caller_number: clean(call.caller_number()),
             caller_name: clean(call.caller_name()),
             received,
-            duration_secs: recorded.duration_secs,
+            duration_secs: 0,
         };
+        // Before the audio exists: repair must know who called, and when, if
+        // this instance dies from here on (see `store::deposits`).
+        let lease = deposit.lease;
+        if let Err(e) = flows.store.begin_deposit(&message, lease).await {
+            warn!(error = %e, "cannot record the deposit in progress; recording anyway");
+        }
+        let _lease = Lease::start(flows.store.clone(), message.clone(), lease);
+        let spec = RecordSpec {
+            name: message_recording(&record.id, &message.id),
+            max_duration: deposit.max_message,
+            max_silence: deposit.max_silence,
+            beep: true,
+            terminate_on: "#",
+        };
+        let recorded = call.record(&spec).await?;
+        message.duration_secs = recorded.duration_secs;
         if recorded.duration_secs < min_secs {
-            discard(call, &spec.name).await;
+            discard(flows, call, &message).await;
             if recorded.hung_up {
                 info!(
                     secs = recorded.duration_secs,
@@ -175,7 +187,7 @@ async fn record_message(
                 return send(flows, call, record, &message).await;
             }
             Ok(Review::Rerecord) => {
-                discard(call, &spec.name).await;
+                discard(flows, call, &message).await;
                 call.play(&[say(Prompt::LeaveMessage)]).await?;
             }
             Err(e) => {
@@ -184,6 +196,29 @@ async fn record_message(
                 return Err(e);
             }
         }
+    }
+}
+
+/// Renews a deposit's lease until dropped (the deposit is over, or its task
+/// died): from then on, repair may finish what the deposit did not.
+struct Lease(tokio::task::JoinHandle<()>);
+
+impl Lease {
+    fn start(store: Store, message: Message, lease: Duration) -> Lease {
+        Lease(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                if let Err(e) = store.renew_deposit(&message, lease).await {
+                    warn!(error = %e, "cannot renew the lease of a deposit in progress");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -223,80 +258,106 @@ async fn review(call: &mut Call, recorded: &Recorded) -> Result<Review, CallErro
 
 /// Indexes the message, lights the lamp, queues the e-mail; tells the caller if
 /// they are still there.
+///
+/// Redis may stall or fail over: indexing is retried with backoff for
+/// `deposit.index_retry_for`. The audio is stored by then, so the caller is told
+/// the message is saved as soon as the first try fails, rather than kept waiting
+/// in silence. Saving is idempotent, so a try that Redis ran after we gave up on
+/// it is harmless; and if every try fails, the deposit's record stays, for the
+/// periodic repair to index the message, light the lamp and send the e-mail.
 async fn send(
     flows: &Flows,
     call: &mut Call,
     record: &MailboxRecord,
     message: &Message,
 ) -> Result<(), CallError> {
-    let outcome = save_with_retries(flows, message).await;
-    match outcome {
-        Ok(SaveOutcome::Saved(_)) => {
-            info!(message = %message.id.as_str(), secs = message.duration_secs, "message saved");
-            flows.mwi.refresh(&flows.store, &record.id).await;
-            flows.notifier.message_saved(record, message);
-            if call.is_gone() {
-                return Ok(());
-            }
-            call.play(&[say(Prompt::MessageSaved)]).await?;
-            goodbye(call).await
-        }
-        Ok(SaveOutcome::NoMailbox) => {
-            warn!("the mailbox was deleted while the message was recorded: discarded");
-            discard(call, &message.recording()).await;
-            if call.is_gone() {
-                return Ok(());
-            }
-            call.play(&[say(Prompt::Error)]).await?;
-            goodbye(call).await
-        }
-        Ok(SaveOutcome::Full) => {
-            info!("mailbox filled up while the message was recorded: discarded");
-            discard(call, &message.recording()).await;
-            if call.is_gone() {
-                return Ok(());
-            }
-            call.play(&[say(Prompt::MailboxFull)]).await?;
-            goodbye(call).await
-        }
-        Err(e) => {
-            // The audio is stored; `admin repair` (and the next start-up) indexes it.
-            error!(error = %e, message = %message.id.as_str(), "cannot index a message; its audio is kept for repair");
-            if call.is_gone() {
-                return Ok(());
-            }
-            call.play(&[say(Prompt::Error)]).await?;
-            goodbye(call).await
-        }
-    }
-}
-
-/// Redis may blink (a failover, a restart): a few quick retries before leaving
-/// the message to repair.
-async fn save_with_retries(flows: &Flows, message: &Message) -> Result<SaveOutcome, StoreError> {
+    let max = flows.config.deposit.max_messages;
+    let give_up = Instant::now() + flows.config.deposit.index_retry_for;
     let mut delay = Duration::from_millis(200);
-    let mut attempt = 1;
-    loop {
-        match flows
-            .store
-            .save_message(message, flows.config.deposit.max_messages)
-            .await
-        {
-            Err(e) if attempt < SAVE_ATTEMPTS => {
-                warn!(error = %e, attempt, "cannot index a message yet; retrying");
+    let mut told = false;
+    let outcome = loop {
+        match flows.store.save_message(message, max).await {
+            Ok(outcome) => break Some(outcome),
+            Err(e) if Instant::now() + delay < give_up => {
+                warn!(error = %e, retry_in = ?delay, message = %message.id.as_str(),
+                    "cannot index a message yet; retrying");
+                if !told {
+                    told = true;
+                    tell(call, Prompt::MessageSaved).await;
+                }
                 tokio::time::sleep(delay).await;
-                delay *= 2;
-                attempt += 1;
+                delay = (delay * 2).min(MAX_INDEX_RETRY_DELAY);
             }
-            outcome => return outcome,
+            Err(e) => {
+                error!(error = %e, message = %message.id.as_str(),
+                    "cannot index a message; its audio and deposit record are kept for repair");
+                break None;
+            }
         }
+    };
+    match outcome {
+        Some(SaveOutcome::Saved(_)) => {
+            info!(message = %message.id.as_str(), secs = message.duration_secs, "message saved");
+            crate::metrics::METRICS.message_left();
+            flows.mwi.refresh(&flows.store, &record.id).await;
+            match flows.notifier.message_saved(record, message).await {
+                Ok(()) => {
+                    if let Err(e) = flows.store.end_deposit(&record.id, &message.id).await {
+                        warn!(error = %e, "cannot close the deposit record; repair will");
+                    }
+                }
+                Err(e) => {
+                    warn!(error = %e, "cannot queue the e-mail notification; repair will")
+                }
+            }
+            if !told {
+                tell(call, Prompt::MessageSaved).await;
+            }
+        }
+        Some(SaveOutcome::NoMailbox) => {
+            warn!("the mailbox was deleted while the message was recorded: discarded");
+            discard(flows, call, message).await;
+            if !told {
+                tell(call, Prompt::Error).await;
+            }
+        }
+        Some(SaveOutcome::Full) => {
+            info!("mailbox filled up while the message was recorded: discarded");
+            discard(flows, call, message).await;
+            if !told {
+                tell(call, Prompt::MailboxFull).await;
+            }
+        }
+        None => {
+            if !told {
+                tell(call, Prompt::MessageSaved).await;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Says one thing and goodbye, if the caller is still there; a caller who hung
+/// up meanwhile is not an error.
+async fn tell(call: &mut Call, prompt: Prompt) {
+    if call.is_gone() {
+        return;
+    }
+    if call.play(&[say(prompt)]).await.is_ok() {
+        let _ = goodbye(call).await;
     }
 }
 
-/// Deletes a recording that will not be a message. Failure only leaves a file
-/// behind, which repair would index: log it loudly.
-async fn discard(call: &mut Call, name: &str) {
-    if let Err(e) = call.delete_recording(name).await {
-        warn!(recording = %name, error = %e, "cannot delete a discarded recording");
+/// Deletes a recording that will not be a message, and its deposit record.
+/// Failure only leaves a file behind, which repair would index: log it loudly.
+async fn discard(flows: &Flows, call: &mut Call, message: &Message) {
+    let name = message.recording();
+    match call.delete_recording(&name).await {
+        Ok(()) => {
+            if let Err(e) = flows.store.end_deposit(&message.mailbox, &message.id).await {
+                warn!(error = %e, "cannot close the record of a discarded deposit");
+            }
+        }
+        Err(e) => warn!(recording = %name, error = %e, "cannot delete a discarded recording"),
     }
 }

@@ -15,6 +15,7 @@ use tracing::{info, warn};
 use super::Flows;
 use super::ask::{ask, backend, goodbye, say};
 use super::options;
+use crate::access::PinProof;
 use crate::call::{Call, CallError, Collect, Media};
 use crate::domain::prompts::{month_sound, weekday_sound};
 use crate::domain::{Language, Prompt};
@@ -32,7 +33,12 @@ struct Browser {
     started: bool,
 }
 
-pub async fn run(flows: &Flows, call: &mut Call, record: &MailboxRecord) -> Result<(), CallError> {
+pub async fn run(
+    flows: &Flows,
+    call: &mut Call,
+    record: &MailboxRecord,
+    proof: &mut PinProof,
+) -> Result<(), CallError> {
     let counts = counts(flows, record).await?;
     let folder = if counts.new > 0 {
         Folder::New
@@ -44,7 +50,7 @@ pub async fn run(flows: &Flows, call: &mut Call, record: &MailboxRecord) -> Resu
     if call.recording_exists(&record.id.recording("temp")).await? {
         call.play(&[say(Prompt::TemporaryGreetingActive)]).await?;
     }
-    let result = browse(flows, call, record, &mut browser).await;
+    let result = browse(flows, call, record, proof, &mut browser).await;
     // Applied however the call ends, hang-up included.
     apply_deletions(flows, call, record, &mut browser).await;
     result
@@ -54,6 +60,7 @@ async fn browse(
     flows: &Flows,
     call: &mut Call,
     record: &MailboxRecord,
+    proof: &mut PinProof,
     browser: &mut Browser,
 ) -> Result<(), CallError> {
     let mut pending: Option<char> = None;
@@ -115,7 +122,7 @@ async fn browse(
                 None
             }
             '0' => {
-                options::run(flows, call, record).await?;
+                options::run(flows, call, record, proof).await?;
                 None
             }
             '#' => return goodbye(call).await,
@@ -317,11 +324,10 @@ fn envelope(record: &MailboxRecord, message: &Message, index: usize) -> Vec<Medi
         }
         media.push(say(if pm { Prompt::Pm } else { Prompt::Am }));
     }
-    if message.caller_number.is_empty() {
-        media.push(say(Prompt::UnknownCaller));
-    } else {
-        media.push(say(Prompt::FromPhoneNumber));
-        media.push(Media::Digits(message.caller_number.clone()));
+    // The caller ID is whatever the far end sent: said only if it is a number.
+    match Media::caller_digits(&message.caller_number) {
+        Some(digits) => media.extend([say(Prompt::FromPhoneNumber), digits]),
+        None => media.push(say(Prompt::UnknownCaller)),
     }
     media
 }

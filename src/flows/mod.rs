@@ -7,8 +7,10 @@ mod deposit;
 mod menu;
 mod options;
 mod portal;
+mod receptionist;
 mod review;
 mod setup;
+mod signin_code;
 
 use std::sync::Arc;
 
@@ -18,8 +20,10 @@ use crate::access::Access;
 use crate::call::{Call, CallError, CallHandler, Media};
 use crate::config::Config;
 use crate::domain::{EntryPoint, Prompt};
+use crate::metrics::{EntryLabel, METRICS};
 use crate::notify::email::Notifier;
 use crate::notify::mwi::Mwi;
+use crate::notify::signin::PhoneCourier;
 use crate::store::Store;
 
 /// Everything a flow may use besides its call.
@@ -29,14 +33,30 @@ pub struct Flows {
     pub access: Access,
     pub mwi: Mwi,
     pub notifier: Notifier,
+    /// The codes of the sign-in calls this instance placed.
+    pub courier: PhoneCourier,
 }
 
 impl CallHandler for Flows {
     async fn handle(&self, call: &mut Call) {
-        let result = match EntryPoint::parse(call.args()) {
+        let entry = EntryPoint::parse(call.args());
+        let _active = METRICS.call_started(match &entry {
+            Ok(EntryPoint::Portal) => EntryLabel::Portal,
+            Ok(EntryPoint::Login { .. }) => EntryLabel::Login,
+            Ok(EntryPoint::Attendant { .. }) => EntryLabel::Attendant,
+            Ok(EntryPoint::Receptionist { .. }) => EntryLabel::Receptionist,
+            Ok(EntryPoint::Deposit { .. }) => EntryLabel::Deposit,
+            Ok(EntryPoint::SigninCode) => EntryLabel::SigninCode,
+            Err(_) => EntryLabel::Invalid,
+        });
+        let result = match entry {
             Ok(EntryPoint::Portal) => portal::run(self, call).await,
+            Ok(EntryPoint::SigninCode) => signin_code::run(self, call).await,
             Ok(EntryPoint::Login { mailbox }) => portal::run_login(self, call, mailbox).await,
             Ok(EntryPoint::Attendant { greeting }) => attendant::run(call, &greeting).await,
+            Ok(EntryPoint::Receptionist { greeting }) => {
+                receptionist::run(self, call, greeting.as_deref()).await
+            }
             Ok(EntryPoint::Deposit { mailbox, busy }) => {
                 deposit::run(self, call, mailbox, busy).await
             }

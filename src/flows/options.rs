@@ -8,11 +8,17 @@ use super::Flows;
 use super::ask::{ask, backend, say};
 use super::review::record_with_review;
 use super::setup;
+use crate::access::PinProof;
 use crate::call::{Call, CallError, Collect};
 use crate::domain::Prompt;
 use crate::store::mailboxes::MailboxRecord;
 
-pub async fn run(flows: &Flows, call: &mut Call, record: &MailboxRecord) -> Result<(), CallError> {
+pub async fn run(
+    flows: &Flows,
+    call: &mut Call,
+    record: &MailboxRecord,
+    proof: &mut PinProof,
+) -> Result<(), CallError> {
     loop {
         let Some(key) = ask(call, &[say(Prompt::MailboxOptions)], &Collect::one_key()).await?
         else {
@@ -38,7 +44,14 @@ pub async fn run(flows: &Flows, call: &mut Call, record: &MailboxRecord) -> Resu
                 }
             }
             "4" => temporary_greeting(call, record).await?,
-            "5" => setup::change_pin(flows, call, record).await.map(drop)?,
+            "5" => {
+                if let setup::Setup::Abandoned =
+                    setup::change_pin(flows, call, record, proof).await?
+                {
+                    // The call ended there (locked, or changed meanwhile).
+                    return Err(CallError::Gone);
+                }
+            }
             "*" => return Ok(()),
             _ => call.play(&[say(Prompt::InvalidOption)]).await?,
         }

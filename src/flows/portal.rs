@@ -8,9 +8,9 @@
 use tracing::{info, warn};
 
 use super::Flows;
-use super::ask::{ask, backend, goodbye, pin_entry, say};
+use super::ask::{ask, backend, goodbye, login_pin_entry, say, typed_pin};
 use super::setup::{self, Setup};
-use crate::access::Login;
+use crate::access::{Login, Origin, PinProof};
 use crate::call::{Call, CallError, Collect};
 use crate::domain::{Language, MailboxId, Pin, Prompt};
 use crate::store::mailboxes::{MailboxRecord, PinOrigin};
@@ -98,14 +98,16 @@ async fn has_no_pin(flows: &Flows, record: &MailboxRecord) -> Result<bool, CallE
 async fn first_use(flows: &Flows, call: &mut Call, record: MailboxRecord) -> Result<(), CallError> {
     enter_mailbox(call, &record);
     info!("first use: set-up without a PIN");
-    if let Setup::Done = setup::without_pin(flows, call, &record).await? {
-        return super::menu::run(flows, call, &record).await;
+    let mut proof = PinProof::no_pin();
+    if let Setup::Done = setup::without_pin(flows, call, &record, &mut proof).await? {
+        return super::menu::run(flows, call, &record, &mut proof).await;
     }
     Ok(())
 }
 
 async fn login(flows: &Flows, call: &mut Call, mut target: Target) -> Result<(), CallError> {
     let max_attempts = flows.config.portal.max_attempts_per_call;
+    let own = own_mailbox(flows, call).await?.map(|record| record.id);
     let mut attempts = 0;
     loop {
         let (mailbox, pin_prompt) = match &target {
@@ -116,15 +118,18 @@ async fn login(flows: &Flows, call: &mut Call, mut target: Target) -> Result<(),
                 let Some(number) = ask(call, &[say(Prompt::EnterMailbox)], &entry).await? else {
                     return goodbye(call).await;
                 };
-                if number.digits == flows.config.portal.number {
+                if !number.overflow && number.digits == flows.config.portal.number {
                     return super::admin_greetings::run(flows, call).await;
                 }
                 // A malformed number goes on to the PIN prompt like any other:
                 // the caller learns nothing about which mailboxes exist.
-                (MailboxId::parse(&number.digits).ok(), Prompt::EnterPin)
+                let mailbox = Some(number)
+                    .filter(|n| !n.overflow)
+                    .and_then(|n| MailboxId::parse(&n.digits).ok());
+                (mailbox, Prompt::EnterPin)
             }
         };
-        let Some(entry) = ask(call, &[say(pin_prompt)], &pin_entry(flows)).await? else {
+        let Some(entry) = ask(call, &[say(pin_prompt)], &login_pin_entry()).await? else {
             return goodbye(call).await;
         };
         if matches!(target, Target::OwnPhone(_)) && entry.digits.starts_with('*') {
@@ -132,17 +137,26 @@ async fn login(flows: &Flows, call: &mut Call, mut target: Target) -> Result<(),
             continue;
         }
         attempts += 1;
-        let outcome = match (mailbox, Pin::parse(&entry.digits)) {
+        let outcome = match (mailbox, typed_pin(&entry, Pin::MAX_LEN)) {
             (Some(mailbox), Ok(pin)) => {
-                flows.access.login(&mailbox, &pin).await.map_err(backend)?
+                let origin = if own.as_ref() == Some(&mailbox) {
+                    Origin::OwnPhone
+                } else {
+                    Origin::Elsewhere
+                };
+                flows
+                    .access
+                    .login(&mailbox, &pin, origin)
+                    .await
+                    .map_err(backend)?
             }
             (None, Ok(pin)) => flows.access.deny(&pin).await.map_err(backend)?,
-            // Not a PIN at all (`*` inside, or nothing before `#`): it cannot be
-            // right, for a known mailbox or not.
+            // Not a PIN at all (`*` inside, nothing before `#`, or longer than
+            // any PIN): it cannot be right, for a known mailbox or not.
             (_, Err(_)) => Login::Denied,
         };
         match outcome {
-            Login::Granted(record) => return logged_in(flows, call, *record).await,
+            Login::Granted(record, proof) => return logged_in(flows, call, *record, proof).await,
             Login::Locked => {
                 warn!("login refused: locked");
                 call.play(&[say(Prompt::Locked)]).await?;
@@ -163,18 +177,23 @@ async fn login(flows: &Flows, call: &mut Call, mut target: Target) -> Result<(),
     }
 }
 
-async fn logged_in(flows: &Flows, call: &mut Call, record: MailboxRecord) -> Result<(), CallError> {
+async fn logged_in(
+    flows: &Flows,
+    call: &mut Call,
+    record: MailboxRecord,
+    mut proof: PinProof,
+) -> Result<(), CallError> {
     enter_mailbox(call, &record);
     info!("login");
     let setup = if record.must_change {
-        setup::forced(flows, call, &record).await?
+        setup::forced(flows, call, &record, &mut proof).await?
     } else if !record.name_recorded {
         setup::record_name(flows, call, &record).await?
     } else {
         Setup::Done
     };
     match setup {
-        Setup::Done => super::menu::run(flows, call, &record).await,
+        Setup::Done => super::menu::run(flows, call, &record, &mut proof).await,
         Setup::Abandoned => Ok(()),
     }
 }

@@ -2,13 +2,14 @@
 //! spoken when it is refused), record the name with review, and for a brand-new
 //! mailbox optionally the unavailable greeting.
 
-use tracing::info;
+use tracing::{info, warn};
 
 use super::Flows;
-use super::ask::{ask, backend, goodbye, pin_entry, say};
+use super::ask::{ask, backend, goodbye, new_pin_entry, say, typed_pin};
 use super::review::record_with_review;
+use crate::access::{NewPin, PinProof};
 use crate::call::{Call, CallError, Collect, Media};
-use crate::domain::{Pin, PinRejection, Prompt};
+use crate::domain::{PinRejection, Prompt};
 use crate::store::mailboxes::MailboxRecord;
 
 /// PIN refusals in a row before the call ends (the PIN stays as it was).
@@ -27,9 +28,10 @@ pub async fn forced(
     flows: &Flows,
     call: &mut Call,
     record: &MailboxRecord,
+    proof: &mut PinProof,
 ) -> Result<Setup, CallError> {
     call.play(&[say(Prompt::SetupRequired)]).await?;
-    if let Setup::Abandoned = choose_pin(flows, call, record).await? {
+    if let Setup::Abandoned = choose_pin(flows, call, record, proof).await? {
         return Ok(Setup::Abandoned);
     }
     record_name(flows, call, record).await
@@ -40,9 +42,10 @@ pub async fn without_pin(
     flows: &Flows,
     call: &mut Call,
     record: &MailboxRecord,
+    proof: &mut PinProof,
 ) -> Result<Setup, CallError> {
     call.play(&[say(Prompt::SetupWelcome)]).await?;
-    if let Setup::Abandoned = choose_pin(flows, call, record).await? {
+    if let Setup::Abandoned = choose_pin(flows, call, record, proof).await? {
         return Ok(Setup::Abandoned);
     }
     if let Setup::Abandoned = record_name(flows, call, record).await? {
@@ -88,17 +91,21 @@ pub async fn change_pin(
     flows: &Flows,
     call: &mut Call,
     record: &MailboxRecord,
+    proof: &mut PinProof,
 ) -> Result<Setup, CallError> {
-    choose_pin(flows, call, record).await
+    choose_pin(flows, call, record, proof).await
 }
 
-/// New PIN, confirmation, policy check; stored as the owner's PIN.
+/// New PIN, confirmation, policy check; stored as the owner's PIN if the PIN is
+/// still the one this call logged in with (`proof`, replaced by the new one).
 async fn choose_pin(
     flows: &Flows,
     call: &mut Call,
     record: &MailboxRecord,
+    proof: &mut PinProof,
 ) -> Result<Setup, CallError> {
-    let entry = pin_entry(flows);
+    let entry = new_pin_entry(flows);
+    let max = flows.access.policy().max_length;
     let mut refusals = 0;
     loop {
         if refusals >= MAX_REFUSALS {
@@ -109,7 +116,7 @@ async fn choose_pin(
             goodbye(call).await?;
             return Ok(Setup::Abandoned);
         };
-        let pin = match Pin::parse(&first.digits) {
+        let pin = match typed_pin(&first, max) {
             Ok(pin) => pin,
             Err(rejection) => {
                 refusals += 1;
@@ -117,42 +124,64 @@ async fn choose_pin(
                 continue;
             }
         };
-        if let Err(rejection) = flows
+        let checked = flows
             .access
             .check_new_pin(&record.id, &pin)
             .await
-            .map_err(backend)?
-        {
-            refusals += 1;
-            call.play(&refusal(&rejection)).await?;
-            continue;
+            .map_err(backend)?;
+        match checked {
+            NewPin::Accepted(_) => {}
+            NewPin::Refused(rejection) => {
+                refusals += 1;
+                call.play(&refusal(&rejection)).await?;
+                continue;
+            }
+            other => return stopped(call, other).await,
         }
         let Some(second) = ask(call, &[say(Prompt::ReenterNewPin)], &entry).await? else {
             goodbye(call).await?;
             return Ok(Setup::Abandoned);
         };
-        if second.digits != first.digits {
+        if second.overflow || second.digits != first.digits {
             refusals += 1;
             call.play(&[say(Prompt::PinMismatch)]).await?;
             continue;
         }
-        match flows
+        let changed = flows
             .access
-            .change_pin(&record.id, &pin)
+            .change_pin(&record.id, &pin, proof)
             .await
-            .map_err(backend)?
-        {
-            Ok(()) => {
+            .map_err(backend)?;
+        match changed {
+            NewPin::Accepted(new_proof) => {
+                *proof = new_proof;
                 info!("owner chose a new PIN");
                 call.play(&[say(Prompt::PinChanged)]).await?;
                 return Ok(Setup::Done);
             }
-            Err(rejection) => {
+            NewPin::Refused(rejection) => {
                 refusals += 1;
                 call.play(&refusal(&rejection)).await?;
             }
+            other => return stopped(call, other).await,
         }
     }
+}
+
+/// A PIN change that cannot go on: the mailbox locked itself (the org default
+/// PIN guessed by someone who did not log in with it), or the PIN was changed
+/// in another call meanwhile. Either way the caller must start again.
+async fn stopped(call: &mut Call, outcome: NewPin) -> Result<Setup, CallError> {
+    if let NewPin::Locked = outcome {
+        warn!("locked while choosing a new PIN");
+        call.play(&[say(Prompt::Locked)]).await?;
+        call.hangup().await?;
+    } else {
+        warn!("the PIN was changed in another call meanwhile; this change was not made");
+        call.play(&[say(Prompt::PinChangedMeanwhile)]).await?;
+        goodbye(call).await?;
+    }
+    Ok(Setup::Abandoned)
 }
 
 /// The spoken reason, with the limit where there is one.

@@ -1,24 +1,26 @@
 //! E-mail notification of a new voicemail message: one mail to the mailbox's
 //! address, with the message's WAV attached.
 //!
-//! # Why a queue and one worker
+//! # A queue in Redis, and a few workers
 //!
 //! A deposit must never wait for a mail server: `Notifier::message_saved` only
-//! pushes onto an unbounded queue and returns. One background task takes the jobs
-//! in order, downloads the audio through ARI and talks SMTP, retrying with
-//! exponential backoff. Voicemail arrives at human rates, so one worker keeps up,
-//! and it gives the mail server one connection at a time rather than a burst.
-//! A mail being retried holds up the ones behind it; that costs nothing while the
-//! server is down (they would fail too), and a refusal that retrying cannot fix
-//! (an SMTP 5xx) is given up at once rather than retried.
+//! writes a job to the queue in Redis (`store::mailq`) and returns. Workers of
+//! the serving instance (`email.concurrency` of them) claim due jobs, download
+//! the audio through ARI and talk SMTP; a failure worth retrying puts the job
+//! back with exponential backoff, so a mail being retried never holds up the
+//! others, and a mail server that stops answering costs at most
+//! `email.smtp_timeout` per command of each worker. A refusal that retrying
+//! cannot fix (an SMTP 5xx) is given up at once.
 //!
-//! # Best effort
+//! Jobs live in Redis, so a restart or a crash loses none: a job being sent when
+//! the process died comes back once its claim lapses. The queue holds at most
+//! `email.queue_max` jobs: past that, new notifications are dropped with an
+//! error in the log (the messages themselves are safe in the mailbox).
 //!
-//! The message itself is already safe in Redis and Asterisk when the job is queued,
-//! so nothing here is returned to the flows: failures are logged (never with the
-//! SMTP credentials), and jobs still queued when the process stops are lost.
+//! Failures are logged, never with the SMTP credentials.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -28,16 +30,17 @@ use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use tokio::sync::mpsc;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, Semaphore};
 
 use crate::ari::AriClient;
 use crate::config::{EmailConfig, SmtpTls};
+use crate::domain::template::{Field, Template, TemplateError};
+use crate::domain::{Language, MailboxId, OneTimeCode};
 use crate::store::mailboxes::MailboxRecord;
-use crate::store::messages::Message;
-
-/// Longest one SMTP command may take; a server that stops answering counts as a
-/// failed attempt rather than holding the queue for lettre's default minute.
-const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::store::mailq::{Claim, Enqueued, MailJob};
+use crate::store::messages::{Folder, Message, MessageId};
+use crate::store::{Store, StoreError};
 
 /// The attachment's media type.
 const WAV_TYPE: &str = "audio/wav";
@@ -49,128 +52,6 @@ const MAX_VALUE_CHARS: usize = 80;
 /// owner knows to call in rather than look for an attachment.
 const MISSING_AUDIO_NOTE: &str = "\n(The recording could not be attached to this e-mail: \
      call your voice portal to listen to it.)\n";
-
-/// What a template can refer to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Field {
-    Mailbox,
-    Name,
-    Caller,
-    CallerName,
-    Date,
-    Duration,
-}
-
-impl Field {
-    const ALL: [Field; 6] = [
-        Field::Mailbox,
-        Field::Name,
-        Field::Caller,
-        Field::CallerName,
-        Field::Date,
-        Field::Duration,
-    ];
-
-    fn name(self) -> &'static str {
-        match self {
-            Field::Mailbox => "mailbox",
-            Field::Name => "name",
-            Field::Caller => "caller",
-            Field::CallerName => "caller_name",
-            Field::Date => "date",
-            Field::Duration => "duration",
-        }
-    }
-
-    fn from_name(name: &str) -> Option<Field> {
-        Field::ALL.into_iter().find(|f| f.name() == name)
-    }
-}
-
-/// `{mailbox}, {name}, ...`, for error messages.
-fn known_placeholders() -> String {
-    Field::ALL
-        .iter()
-        .map(|f| format!("{{{}}}", f.name()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Piece {
-    Text(String),
-    Field(Field),
-}
-
-/// A subject or body template, parsed once so a typo is a start-up error rather
-/// than a strange e-mail.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Template {
-    pieces: Vec<Piece>,
-}
-
-/// Why a template was refused; positions count characters from 1.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TemplateError {
-    #[error("unknown placeholder `{{{name}}}`; the known ones are {known}", known = known_placeholders())]
-    Unknown { name: String },
-    #[error("the `{{` at character {at} is never closed (write `{{{{` for a literal brace)")]
-    Unclosed { at: usize },
-    #[error("the `}}` at character {at} closes nothing (write `}}}}` for a literal brace)")]
-    Unopened { at: usize },
-}
-
-impl Template {
-    /// `{field}` is a placeholder, `{{` and `}}` literal braces, as in `format!`.
-    pub fn parse(source: &str) -> Result<Template, TemplateError> {
-        let mut pieces = Vec::new();
-        let mut text = String::new();
-        let mut chars = source.chars().enumerate().peekable();
-        while let Some((index, c)) = chars.next() {
-            let doubled = chars.peek().is_some_and(|&(_, next)| next == c);
-            match c {
-                '{' | '}' if doubled => {
-                    chars.next();
-                    text.push(c);
-                }
-                '{' => {
-                    let mut name = String::new();
-                    loop {
-                        match chars.next() {
-                            Some((_, '}')) => break,
-                            Some((_, inner)) => name.push(inner),
-                            None => return Err(TemplateError::Unclosed { at: index + 1 }),
-                        }
-                    }
-                    let field = Field::from_name(&name).ok_or_else(|| TemplateError::Unknown {
-                        name: clip(&name, 32),
-                    })?;
-                    if !text.is_empty() {
-                        pieces.push(Piece::Text(std::mem::take(&mut text)));
-                    }
-                    pieces.push(Piece::Field(field));
-                }
-                '}' => return Err(TemplateError::Unopened { at: index + 1 }),
-                _ => text.push(c),
-            }
-        }
-        if !text.is_empty() {
-            pieces.push(Piece::Text(text));
-        }
-        Ok(Template { pieces })
-    }
-
-    fn render(&self, values: &Values) -> String {
-        let mut out = String::new();
-        for piece in &self.pieces {
-            match piece {
-                Piece::Text(text) => out.push_str(text),
-                Piece::Field(field) => out.push_str(values.get(*field)),
-            }
-        }
-        out
-    }
-}
 
 /// The first `max` characters, with `…` when something was cut.
 fn clip(value: &str, max: usize) -> String {
@@ -275,10 +156,70 @@ enum Audio {
     Missing,
 }
 
-/// One notification to send.
+/// One notification to send, as the queue keeps it: what the mail says, taken
+/// when the message was saved (a later change of the mailbox's address applies
+/// to later messages).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Job {
-    mailbox: MailboxRecord,
-    message: Message,
+    mailbox: String,
+    display_name: String,
+    email: String,
+    timezone: String,
+    message: String,
+    caller_number: String,
+    caller_name: String,
+    received_ms: i64,
+    duration_secs: u32,
+}
+
+impl Job {
+    fn of(mailbox: &MailboxRecord, message: &Message) -> Job {
+        Job {
+            mailbox: mailbox.id.as_str().to_owned(),
+            display_name: mailbox.display_name.clone(),
+            email: mailbox.email.clone().unwrap_or_default(),
+            timezone: mailbox.timezone.clone(),
+            message: message.id.as_str().to_owned(),
+            caller_number: message.caller_number.clone(),
+            caller_name: message.caller_name.clone(),
+            received_ms: message.received.timestamp_millis(),
+            duration_secs: message.duration_secs,
+        }
+    }
+
+    /// The queue's id of this job: one per message.
+    fn id(&self) -> String {
+        format!("{}/{}", self.mailbox, self.message)
+    }
+
+    /// Back to the records the mail is composed from; `None` if the stored job
+    /// was damaged (a mailbox number or message id that does not parse).
+    fn records(&self) -> Option<(MailboxRecord, Message)> {
+        let id = MailboxId::parse(&self.mailbox).ok()?;
+        let message_id = MessageId::parse(&self.message)?;
+        let mut mailbox = MailboxRecord::new(id.clone());
+        mailbox.display_name = self.display_name.clone();
+        mailbox.email = Some(self.email.clone()).filter(|e| !e.trim().is_empty());
+        mailbox.timezone = self.timezone.clone();
+        let message = Message {
+            received: DateTime::from_timestamp_millis(self.received_ms)
+                .or_else(|| message_id.received())?,
+            id: message_id,
+            mailbox: id,
+            folder: Folder::New,
+            caller_number: self.caller_number.clone(),
+            caller_name: self.caller_name.clone(),
+            duration_secs: self.duration_secs,
+        };
+        Some((mailbox, message))
+    }
+}
+
+/// What one attempt at a mail came to.
+enum Sent {
+    Done,
+    /// Worth another try later.
+    Failed(String),
 }
 
 /// The worker's side: everything needed to turn a job into a delivered mail.
@@ -293,6 +234,10 @@ pub struct Mailer {
     max_attempts: u32,
     retry_initial: Duration,
     retry_max: Duration,
+    store: Store,
+    concurrency: usize,
+    /// How long a claimed job is ours before another worker may take it.
+    claim: Duration,
 }
 
 /// Shown without the transport, which holds the SMTP credentials.
@@ -308,7 +253,7 @@ impl fmt::Debug for Mailer {
 
 impl Mailer {
     /// Builds the SMTP transport (no connection is made until the first mail).
-    pub fn new(config: &EmailConfig, ari: AriClient) -> Result<Mailer, EmailError> {
+    pub fn new(config: &EmailConfig, ari: AriClient, store: Store) -> Result<Mailer, EmailError> {
         let template = |key: &'static str, source: &str| {
             Template::parse(source).map_err(|source| EmailError::Template { key, source })
         };
@@ -336,7 +281,7 @@ impl Mailer {
         let mut builder =
             AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.smtp_host.as_str())
                 .port(config.smtp_port)
-                .timeout(Some(SMTP_TIMEOUT))
+                .timeout(Some(config.smtp_timeout))
                 .tls(tls);
         if !config.username.is_empty() {
             builder = builder.credentials(Credentials::new(
@@ -357,33 +302,142 @@ impl Mailer {
             max_attempts: config.max_attempts.max(1),
             retry_initial: config.retry_initial,
             retry_max: config.retry_max,
+            store,
+            concurrency: config.concurrency.max(1),
+            // Renewed while the send runs (see `deliver`): after a crash the job
+            // is free again within this.
+            claim: config
+                .smtp_timeout
+                .max(Duration::from_secs(1))
+                .saturating_mul(2),
         })
     }
 
-    /// Starts the worker when e-mail is enabled; otherwise a `Notifier` that does
-    /// nothing. Must run inside a tokio runtime. The worker ends once every
-    /// `Notifier` clone is gone and the queue is drained.
-    pub fn spawn(config: &EmailConfig, ari: AriClient) -> Result<Notifier, EmailError> {
+    /// Starts the workers when e-mail is enabled; otherwise a `Notifier` that
+    /// does nothing. Must run inside a tokio runtime; the workers stop with it.
+    pub fn spawn(
+        config: &EmailConfig,
+        ari: AriClient,
+        store: Store,
+    ) -> Result<Notifier, EmailError> {
         if !config.enabled {
             return Ok(Notifier::disabled());
         }
-        let mailer = Mailer::new(config, ari)?;
-        let (queue, jobs) = mpsc::unbounded_channel();
-        tokio::spawn(mailer.run(jobs));
-        Ok(Notifier { queue: Some(queue) })
+        let mailer = Arc::new(Mailer::new(config, ari, store.clone())?);
+        let wake = Arc::new(Notify::new());
+        let worker = tokio::spawn(mailer.clone().run(wake.clone()));
+        Ok(Notifier {
+            queue: Some(Arc::new(Queue {
+                store,
+                max: config.queue_max,
+                wake,
+                _worker: Some(AbortOnDrop(worker)),
+                mailer: Some(mailer),
+            })),
+        })
     }
 
-    async fn run(self, mut jobs: mpsc::UnboundedReceiver<Job>) {
-        while let Some(job) = jobs.recv().await {
-            self.deliver(job).await;
+    /// Claims due jobs and sends them, at most `concurrency` at a time. The
+    /// sends are this task's own: aborting it (the service stopping) stops them,
+    /// and their jobs come back once their claims lapse.
+    async fn run(self: Arc<Self>, wake: Arc<Notify>) {
+        let slots = Arc::new(Semaphore::new(self.concurrency));
+        let mut sending = tokio::task::JoinSet::new();
+        loop {
+            while sending.try_join_next().is_some() {}
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            let idle = match self.store.claim_mail(self.claim).await {
+                Ok(Claim::Job(job)) => {
+                    let this = self.clone();
+                    sending.spawn(async move {
+                        this.deliver(job).await;
+                        drop(slot);
+                    });
+                    continue;
+                }
+                Ok(Claim::Idle(next)) => next.unwrap_or(IDLE_POLL).min(IDLE_POLL),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the e-mail queue; retrying");
+                    IDLE_POLL
+                }
+            };
+            drop(slot);
+            tokio::select! {
+                () = wake.notified() => {}
+                () = tokio::time::sleep(idle) => {}
+            }
         }
-        tracing::debug!("e-mail notifier stopped");
     }
 
-    async fn deliver(&self, job: Job) {
-        let Job { mailbox, message } = job;
-        let Some(address) = mailbox.email.as_deref() else {
+    /// One attempt at one job, then its fate in the queue.
+    async fn deliver(&self, job: MailJob) {
+        // Keep the claim while sending: a job is never sent twice at once, and
+        // one whose instance died is free again within one claim.
+        let renewal = {
+            let (store, id, claim) = (self.store.clone(), job.id.clone(), self.claim);
+            AbortOnDrop(tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(claim / 3).await;
+                    if let Err(e) = store.retry_mail(&id, claim).await {
+                        tracing::debug!(error = %e, "cannot renew the claim of a notification");
+                    }
+                }
+            }))
+        };
+        self.attempt(job, renewal).await;
+    }
+
+    async fn attempt(&self, job: MailJob, renewal: AbortOnDrop) {
+        let parsed = serde_json::from_str::<Job>(&job.body)
+            .ok()
+            .and_then(|data| data.records());
+        let Some((mailbox, message)) = parsed else {
+            tracing::error!(job = %job.id, "a queued notification cannot be read: dropped");
+            self.finish(&job.id).await;
             return;
+        };
+        let outcome = self.send(&mailbox, &message, job.attempt).await;
+        drop(renewal);
+        match outcome {
+            Sent::Done => self.finish(&job.id).await,
+            Sent::Failed(e) if job.attempt < self.max_attempts => {
+                let delay = retry_delay(self.retry_initial, self.retry_max, job.attempt);
+                tracing::warn!(
+                    mailbox = %mailbox.id,
+                    message = %message.id,
+                    attempt = job.attempt,
+                    max_attempts = self.max_attempts,
+                    "notification e-mail not sent, retrying in {delay:?}: {e}"
+                );
+                if let Err(e) = self.store.retry_mail(&job.id, delay).await {
+                    tracing::warn!(error = %e, job = %job.id,
+                        "cannot reschedule a notification; it comes back when its claim lapses");
+                }
+            }
+            Sent::Failed(e) => {
+                tracing::error!(
+                    mailbox = %mailbox.id,
+                    message = %message.id,
+                    attempt = job.attempt,
+                    "notification e-mail not sent, giving up: {e}"
+                );
+                self.finish(&job.id).await;
+            }
+        }
+    }
+
+    async fn finish(&self, id: &str) {
+        if let Err(e) = self.store.finish_mail(id).await {
+            tracing::warn!(error = %e, job = %id, "cannot remove a finished notification from the queue");
+        }
+    }
+
+    /// Builds and sends the mail once.
+    async fn send(&self, mailbox: &MailboxRecord, message: &Message, attempt: u32) -> Sent {
+        let Some(address) = mailbox.email.as_deref() else {
+            return Sent::Done;
         };
         let to = match address.trim().parse::<Address>() {
             Ok(address) => {
@@ -396,15 +450,15 @@ impl Mailer {
                     message = %message.id,
                     "the mailbox's e-mail address is not valid ({e}): no notification sent"
                 );
-                return;
+                return Sent::Done;
             }
         };
         let audio = if self.attach_audio {
-            self.fetch_audio(&message).await
+            self.fetch_audio(message).await
         } else {
             Audio::NotWanted
         };
-        let email = match self.compose(&mailbox, &message, to, audio) {
+        let email = match self.compose(mailbox, message, to, audio) {
             Ok(email) => email,
             Err(e) => {
                 tracing::error!(
@@ -412,53 +466,35 @@ impl Mailer {
                     message = %message.id,
                     "cannot build the notification e-mail: {e}"
                 );
-                return;
+                return Sent::Done;
             }
         };
-        // Formatted once: retries resend the same bytes, Message-ID included, so a
-        // mail the server took before a lost reply is recognisable as a duplicate.
-        let envelope = email.envelope().clone();
-        let raw = email.formatted();
-        for attempt in 1..=self.max_attempts {
-            match self.transport.send_raw(&envelope, &raw).await {
-                Ok(_) => {
-                    tracing::info!(
-                        mailbox = %mailbox.id,
-                        message = %message.id,
-                        attempt,
-                        "notification e-mail sent"
-                    );
-                    return;
-                }
-                Err(e) if e.is_permanent() => {
-                    tracing::error!(
-                        mailbox = %mailbox.id,
-                        message = %message.id,
-                        attempt,
-                        "the mail server refused the notification e-mail for good: {e}"
-                    );
-                    return;
-                }
-                Err(e) if attempt < self.max_attempts => {
-                    let delay = retry_delay(self.retry_initial, self.retry_max, attempt);
-                    tracing::warn!(
-                        mailbox = %mailbox.id,
-                        message = %message.id,
-                        attempt,
-                        max_attempts = self.max_attempts,
-                        "notification e-mail not sent, retrying in {delay:?}: {e}"
-                    );
-                    tokio::time::sleep(delay).await;
-                }
-                Err(e) => {
-                    tracing::error!(
-                        mailbox = %mailbox.id,
-                        message = %message.id,
-                        attempt,
-                        "notification e-mail not sent, giving up: {e}"
-                    );
-                }
+        // The same message gives the same bytes, Message-ID included, so a mail
+        // the server took before a lost reply is recognisable as a duplicate.
+        match self
+            .transport
+            .send_raw(email.envelope(), &email.formatted())
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(
+                    mailbox = %mailbox.id,
+                    message = %message.id,
+                    attempt,
+                    "notification e-mail sent"
+                );
+                Sent::Done
             }
+            Err(e) if e.is_permanent() => {
+                tracing::error!(
+                    mailbox = %mailbox.id,
+                    message = %message.id,
+                    attempt,
+                    "the mail server refused the notification e-mail for good: {e}"
+                );
+                Sent::Done
+            }
+            Err(e) => Sent::Failed(e.to_string()),
         }
     }
 
@@ -500,11 +536,11 @@ impl Mailer {
         // this keeps a hand-built config from folding the header all the same.
         let subject: String = self
             .subject
-            .render(&values)
+            .render(|f| values.get(f))
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
-        let mut body = trim_line_ends(&self.body.render(&values));
+        let mut body = trim_line_ends(&self.body.render(|f| values.get(f)));
         if matches!(audio, Audio::Missing) {
             body.push_str(MISSING_AUDIO_NOTE);
         }
@@ -551,11 +587,111 @@ fn retry_delay(initial: Duration, max: Duration, failed: u32) -> Duration {
     initial.saturating_mul(factor).min(max)
 }
 
-/// The flows' handle on e-mail notification: cheap to clone, never blocks.
+/// How often idle workers look at the queue for jobs another instance queued
+/// (their own instance wakes them at once).
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// The queue side of notification, shared by the handles of one instance.
+struct Queue {
+    store: Store,
+    max: usize,
+    wake: Arc<Notify>,
+    /// The workers stop with the last handle (the service stopping).
+    _worker: Option<AbortOnDrop>,
+    /// Sends web sign-in codes at once; `None` where this process sends no mail
+    /// (the admin CLI).
+    mailer: Option<Arc<Mailer>>,
+}
+
+impl Mailer {
+    /// One sign-in code e-mail, in the mailbox's language; a few attempts.
+    async fn send_code(&self, mailbox: &MailboxRecord, code: &OneTimeCode, page: &str) {
+        let to = match mailbox
+            .email
+            .as_deref()
+            .unwrap_or_default()
+            .trim()
+            .parse::<Address>()
+        {
+            Ok(address) => {
+                let name = clean(&mailbox.display_name);
+                Mailbox::new((!name.is_empty()).then_some(name), address)
+            }
+            Err(e) => {
+                tracing::error!(mailbox = %mailbox.id,
+                    "the mailbox's e-mail address is not valid ({e}): no sign-in code sent");
+                return;
+            }
+        };
+        let (subject, body) = signin_code_text(mailbox, code, page);
+        let email = lettre::Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject)
+            .singlepart(SinglePart::plain(body));
+        let email = match email {
+            Ok(email) => email,
+            Err(e) => {
+                tracing::error!(mailbox = %mailbox.id, "cannot build the sign-in code e-mail: {e}");
+                return;
+            }
+        };
+        // A code is worth minutes: three tries, close together.
+        for attempt in 1..=3u32 {
+            match self.transport.send(email.clone()).await {
+                Ok(_) => {
+                    tracing::info!(mailbox = %mailbox.id, attempt, "sign-in code e-mail sent");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(mailbox = %mailbox.id, attempt, "sign-in code e-mail not sent: {e}");
+                    tokio::time::sleep(retry_delay(self.retry_initial, self.retry_max, attempt))
+                        .await;
+                }
+            }
+        }
+    }
+}
+
+/// The sign-in code e-mail's subject and text, in the mailbox's language.
+fn signin_code_text(mailbox: &MailboxRecord, code: &OneTimeCode, page: &str) -> (String, String) {
+    let minutes = crate::access::signin::CODE_LIFETIME.as_secs() / 60;
+    let code = code.expose();
+    match Language::parse(&mailbox.language).unwrap_or_default() {
+        Language::Fr => (
+            format!("Votre code de connexion à la boîte vocale {}", mailbox.id),
+            format!(
+                "Votre code de connexion est : {code}\n\n\
+                 Saisissez-le sur la page de connexion ({page}). Il est valable {minutes} \
+                 minutes et ne sert qu'une fois.\nSi vous ne l'avez pas demandé, ignorez ce \
+                 message.\n"
+            ),
+        ),
+        Language::En => (
+            format!("Your sign-in code for voice mailbox {}", mailbox.id),
+            format!(
+                "Your sign-in code is: {code}\n\n\
+                 Type it into the sign-in page ({page}). It is valid for {minutes} minutes \
+                 and works once.\nIf you did not ask for it, ignore this e-mail.\n"
+            ),
+        ),
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The flows' (and repair's) handle on e-mail notification: cheap to clone.
 #[derive(Clone)]
 pub struct Notifier {
     /// `None` when e-mail is disabled.
-    queue: Option<mpsc::UnboundedSender<Job>>,
+    queue: Option<Arc<Queue>>,
 }
 
 impl fmt::Debug for Notifier {
@@ -572,31 +708,77 @@ impl Notifier {
         Notifier { queue: None }
     }
 
+    /// Queues jobs without sending them: for the admin CLI (`admin repair`),
+    /// whose notifications the serving instance's workers send. Disabled when
+    /// e-mail is off.
+    pub fn queue_only(config: &EmailConfig, store: Store) -> Notifier {
+        if !config.enabled {
+            return Notifier::disabled();
+        }
+        Notifier {
+            queue: Some(Arc::new(Queue {
+                store,
+                max: config.queue_max,
+                wake: Arc::new(Notify::new()),
+                _worker: None,
+                mailer: None,
+            })),
+        }
+    }
+
     pub fn is_enabled(&self) -> bool {
         self.queue.is_some()
     }
 
-    /// Queues the e-mail for a message just saved and returns at once. A mailbox
-    /// without an address is skipped here, before anything is copied.
-    pub fn message_saved(&self, mailbox: &MailboxRecord, message: &Message) {
+    /// Sends a web sign-in code to the mailbox's address, in the background.
+    /// Never queued in Redis like notifications: a code is a secret that lives a
+    /// few minutes, so it is sent at once (with a few quick retries) or not at
+    /// all, and never logged. `false` when e-mail is off here or the mailbox has
+    /// no address.
+    pub fn signin_code(&self, mailbox: &MailboxRecord, code: OneTimeCode, page: String) -> bool {
+        let Some(mailer) = self.queue.as_ref().and_then(|q| q.mailer.clone()) else {
+            return false;
+        };
+        if mailbox.email.as_deref().is_none_or(|e| e.trim().is_empty()) {
+            return false;
+        }
+        let mailbox = mailbox.clone();
+        tokio::spawn(async move { mailer.send_code(&mailbox, &code, &page).await });
+        true
+    }
+
+    /// Queues the e-mail for a message just saved. A mailbox without an address
+    /// needs none. `Err` only when Redis could not take the job: the caller keeps
+    /// the notification owed (see `store::deposits`) for repair to queue later.
+    pub async fn message_saved(
+        &self,
+        mailbox: &MailboxRecord,
+        message: &Message,
+    ) -> Result<(), StoreError> {
         let Some(queue) = &self.queue else {
-            return;
+            return Ok(());
         };
         if mailbox.email.as_deref().is_none_or(|e| e.trim().is_empty()) {
             tracing::debug!(mailbox = %mailbox.id, "no e-mail address: no notification");
-            return;
+            return Ok(());
         }
-        let job = Job {
-            mailbox: mailbox.clone(),
-            message: message.clone(),
-        };
-        if queue.send(job).is_err() {
-            tracing::error!(
+        let job = Job::of(mailbox, message);
+        // Serialising plain strings and numbers cannot fail.
+        let body = serde_json::to_string(&job).unwrap_or_default();
+        match queue
+            .store
+            .enqueue_mail(&job.id(), &body, queue.max)
+            .await?
+        {
+            Enqueued::Queued => queue.wake.notify_one(),
+            Enqueued::Full => tracing::error!(
                 mailbox = %mailbox.id,
                 message = %message.id,
-                "the e-mail worker has stopped: no notification sent"
-            );
+                max = queue.max,
+                "the e-mail queue is full (is the mail server answering?): no notification for this message"
+            ),
         }
+        Ok(())
     }
 }
 
@@ -629,8 +811,9 @@ mod tests {
         let template =
             Template::parse("{caller} ({caller_name}) for {name} at {mailbox}: {date}, {duration}")
                 .unwrap();
+        let values = values();
         assert_eq!(
-            template.render(&values()),
+            template.render(|f| values.get(f)),
             "0612345678 (Bob  Bcc: evil@example.com) for Alice Martin at 1001: \
              2024-03-05 14:07 CET, 1:05"
         );
@@ -639,7 +822,8 @@ mod tests {
     #[test]
     fn braces_are_escaped_by_doubling() {
         let template = Template::parse("{{mailbox}} is {mailbox}}}").unwrap();
-        assert_eq!(template.render(&values()), "{mailbox} is 1001}");
+        let values = values();
+        assert_eq!(template.render(|f| values.get(f)), "{mailbox} is 1001}");
     }
 
     #[test]

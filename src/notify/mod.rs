@@ -5,3 +5,4 @@
 
 pub mod email;
 pub mod mwi;
+pub mod signin;

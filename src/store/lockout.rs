@@ -60,102 +60,50 @@
 
 use std::fmt;
 use std::sync::LazyLock;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use redis::Script;
-use serde::{Deserialize, Serialize};
 
 use super::keys::mailbox_key;
 use super::{Store, StoreError};
-use crate::domain::MailboxId;
-
-/// How strikes turn into locks.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LockoutPolicy {
-    /// Consecutive wrong PINs that lock the subject (SPEC: 4).
-    pub max_failed_attempts: u32,
-    /// How long a lock lasts; absent (the SPEC default) = until an admin unlocks or
-    /// resets the PIN. When a timed lock ends, the strikes start again from 0.
-    #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
-    pub lockout_duration: Option<Duration>,
-    /// How long a reserved attempt may stay unfinished before it is presumed lost
-    /// (the instance crashed mid-verification) and counted as a failure. Must
-    /// exceed the time from reservation to finish (one argon2 verification and two
-    /// Redis round trips), so flows reserve after the digits have been collected,
-    /// never before the prompt.
-    #[serde(with = "humantime_serde")]
-    pub attempt_ttl: Duration,
-}
-
-impl Default for LockoutPolicy {
-    fn default() -> Self {
-        LockoutPolicy {
-            max_failed_attempts: 4,
-            lockout_duration: None,
-            attempt_ttl: Duration::from_secs(60),
-        }
-    }
-}
-
-impl LockoutPolicy {
-    /// Checks the values serde alone cannot, for config validation.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.max_failed_attempts == 0 {
-            return Err("max_failed_attempts must be at least 1".into());
-        }
-        if self.attempt_ttl < Duration::from_millis(1) {
-            return Err("attempt_ttl must be at least 1ms".into());
-        }
-        if self
-            .lockout_duration
-            .is_some_and(|d| d < Duration::from_millis(1))
-        {
-            return Err(
-                "lockout_duration must be at least 1ms; leave it out to lock \
-                        until an administrator unlocks"
-                    .into(),
-            );
-        }
-        Ok(())
-    }
-
-    /// The limit as the scripts see it; 0 would lock everything, so it is read as 1
-    /// even if validation was skipped.
-    fn limit(&self) -> u32 {
-        self.max_failed_attempts.max(1)
-    }
-
-    fn attempt_ttl_ms(&self) -> u64 {
-        millis(self.attempt_ttl).max(1)
-    }
-
-    /// 0 means "until an admin unlocks" to the scripts.
-    fn lock_ms(&self) -> u64 {
-        self.lockout_duration.map_or(0, |d| millis(d).max(1))
-    }
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
+pub use crate::domain::LockoutPolicy;
+use crate::domain::{AdminName, MailboxId};
 
 /// Whose strikes: a mailbox's PIN, or the portal's admin passcode (which has its own
 /// strikes and lock, SPEC "Portal login" 5).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum LockSubject {
     Mailbox(MailboxId),
+    /// A well-formed number that is not a mailbox: the same record as a mailbox
+    /// of that number would have (so guesses at it look exactly the same), but
+    /// expiring `unknown_mailbox_ttl` after the last attempt, so that guessing
+    /// many numbers cannot grow Redis without bound.
+    UnknownMailbox(MailboxId),
     PortalPasscode,
+    /// A web administrator account: failed sign-ins lock it like a PIN.
+    AdminAccount(AdminName),
 }
 
 impl LockSubject {
     /// The lock hash: `vp:{1001}:lock`, or `vp:{portal}:lock`. A mailbox number is
     /// digits only, so it can never collide with `portal`.
+    /// How long the record lives after an attempt, for the scripts (0: forever).
+    fn expire_ms(&self, policy: &LockoutPolicy) -> u64 {
+        match self {
+            LockSubject::UnknownMailbox(_) => policy.unknown_ttl_ms(),
+            LockSubject::Mailbox(_)
+            | LockSubject::PortalPasscode
+            | LockSubject::AdminAccount(_) => 0,
+        }
+    }
+
     pub fn key(&self) -> String {
         match self {
-            LockSubject::Mailbox(id) => mailbox_key(id.as_str(), "lock"),
+            LockSubject::Mailbox(id) | LockSubject::UnknownMailbox(id) => {
+                mailbox_key(id.as_str(), "lock")
+            }
             LockSubject::PortalPasscode => mailbox_key("portal", "lock"),
+            LockSubject::AdminAccount(name) => super::keys::admin_lock(name),
         }
     }
 }
@@ -163,8 +111,11 @@ impl LockSubject {
 impl fmt::Display for LockSubject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LockSubject::Mailbox(id) => write!(f, "mailbox {id}"),
+            LockSubject::Mailbox(id) | LockSubject::UnknownMailbox(id) => {
+                write!(f, "mailbox {id}")
+            }
             LockSubject::PortalPasscode => f.write_str("portal passcode"),
+            LockSubject::AdminAccount(name) => write!(f, "administrator {name}"),
         }
     }
 }
@@ -255,6 +206,13 @@ end
 -- 2. a timed lock that has ended is lifted, strikes back to 0;
 -- 3. strikes at or above the limit lock (expired attempts can get there, and so
 --    can a limit lowered by a configuration change).
+-- A record of the wrong type (written by hand or by another program): the
+-- scripts answer {-9}, which fails closed (locked) and is logged.
+local function damaged()
+  local kind = redis.call('TYPE', key).ok
+  return kind ~= 'hash' and kind ~= 'none'
+end
+
 local function settle(now)
   local s = { strikes = 0, locked = false, locked_until = nil, limit = nil,
               lock_ms = 0, in_flight = 0 }
@@ -299,25 +257,49 @@ local function tidy(s)
   end
 end
 
+-- A record of a number that is not a mailbox expires `expire_ms` after its
+-- last attempt, and never before an attempt in flight would (0: a real
+-- mailbox, kept until reset; an expiry left by guesses made before the mailbox
+-- was created is removed).
+local function keep(expire_ms, now)
+  if redis.call('EXISTS', key) == 0 then return end
+  if expire_ms <= 0 then
+    redis.call('PERSIST', key)
+    return
+  end
+  local ttl = expire_ms
+  local flat = redis.call('HGETALL', key)
+  for i = 1, #flat, 2 do
+    if string.sub(flat[i], 1, 2) == 'a:' then
+      local left = (tonumber(flat[i + 1]) or 0) - now
+      if left > ttl then ttl = left end
+    end
+  end
+  redis.call('PEXPIRE', key, ttl)
+end
+
 local function reply(s)
   return { s.strikes, s.locked and 1 or 0, s.locked_until or -1 }
 end
 "#;
 
-/// ARGV: limit, lock_ms, attempt_ttl_ms, token id.
+/// ARGV: limit, lock_ms, attempt_ttl_ms, token id, expire_ms.
 /// Returns {0} locked, {2} busy, {1, expires_at_ms} granted.
 const RESERVE: &str = r#"
-redis.call('HSET', key, 'limit', ARGV[1], 'lock_ms', ARGV[2])
+local expire_ms = tonumber(ARGV[5])
 local now = now_ms()
+if damaged() then return { -9 } end
+redis.call('HSET', key, 'limit', ARGV[1], 'lock_ms', ARGV[2])
 local s = settle(now)
-if s.locked then return { 0 } end
-if s.strikes + s.in_flight >= s.limit then return { 2 } end
+if s.locked then keep(expire_ms, now) return { 0 } end
+if s.strikes + s.in_flight >= s.limit then keep(expire_ms, now) return { 2 } end
 local expires = now + tonumber(ARGV[3])
 redis.call('HSET', key, 'a:' .. ARGV[4], expires)
+keep(expire_ms, now)
 return { 1, expires }
 "#;
 
-/// ARGV: limit, lock_ms, token id, token expiry ms, success (1/0).
+/// ARGV: limit, lock_ms, token id, token expiry ms, success (1/0), expire_ms.
 /// Returns reply(s).
 ///
 /// A failure counts if the attempt was still in flight, or if it is gone but its
@@ -325,8 +307,9 @@ return { 1, expires }
 /// being checked: the guess was still made). Gone and expired means the expiry
 /// counted it already, in `settle` of this script or of an earlier one.
 const FINISH: &str = r#"
-redis.call('HSET', key, 'limit', ARGV[1], 'lock_ms', ARGV[2])
 local now = now_ms()
+if damaged() then return { -9 } end
+redis.call('HSET', key, 'limit', ARGV[1], 'lock_ms', ARGV[2])
 local s = settle(now)
 local was_in_flight = redis.call('HDEL', key, 'a:' .. ARGV[3]) == 1
 if was_in_flight then s.in_flight = s.in_flight - 1 end
@@ -341,11 +324,27 @@ elseif was_in_flight or tonumber(ARGV[4]) > now then
   if (not s.locked) and s.strikes >= s.limit then lock(s, now) end
 end
 tidy(s)
+keep(tonumber(ARGV[6]), now)
+return reply(s)
+"#;
+
+/// One strike with no reservation: a guess made another way than at the PIN
+/// prompt (see `Access::check_new_pin`). ARGV: limit, lock_ms, expire_ms.
+const STRIKE: &str = r#"
+local now = now_ms()
+if damaged() then return { -9 } end
+redis.call('HSET', key, 'limit', ARGV[1], 'lock_ms', ARGV[2])
+local s = settle(now)
+s.strikes = s.strikes + 1
+redis.call('HSET', key, 'strikes', s.strikes)
+if (not s.locked) and s.strikes >= s.limit then lock(s, now) end
+keep(tonumber(ARGV[3]), now)
 return reply(s)
 "#;
 
 /// No ARGV. Returns reply(s) after applying expiries with the stored policy.
 const STATUS: &str = r#"
+if damaged() then return { -9 } end
 local s = settle(now_ms())
 tidy(s)
 return reply(s)
@@ -364,6 +363,7 @@ fn script(body: &str) -> Script {
 // Built once: `Script` hashes its source, and EVALSHA then avoids resending it.
 static RESERVE_SCRIPT: LazyLock<Script> = LazyLock::new(|| script(RESERVE));
 static FINISH_SCRIPT: LazyLock<Script> = LazyLock::new(|| script(FINISH));
+static STRIKE_SCRIPT: LazyLock<Script> = LazyLock::new(|| script(STRIKE));
 static STATUS_SCRIPT: LazyLock<Script> = LazyLock::new(|| script(STATUS));
 static UNLOCK_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(UNLOCK));
 
@@ -378,8 +378,22 @@ fn count(raw: Option<&i64>) -> u32 {
     raw.and_then(|v| u32::try_from(*v).ok()).unwrap_or(0)
 }
 
-/// Decodes `reply(s)`: {strikes, locked, locked_until_ms or -1}.
+/// The scripts' answer for a record of the wrong type.
+const DAMAGED: i64 = -9;
+
+/// A damaged record fails closed: read as locked, and said in the log with the
+/// key, which `admin repair` reports and `admin unlock` replaces.
+fn damaged(subject: &LockSubject) {
+    tracing::error!(key = %subject.key(), %subject,
+        "the strikes record has the wrong type: treated as locked; `voiceportal admin unlock` resets it");
+}
+
+/// Decodes `reply(s)`: {strikes, locked, locked_until_ms or -1}; a damaged
+/// record reads as locked.
 fn decode_state(raw: &[i64]) -> (u32, bool, Option<DateTime<Utc>>) {
+    if raw.first() == Some(&DAMAGED) {
+        return (0, true, None);
+    }
     let strikes = count(raw.first());
     let locked = raw.get(1).copied() == Some(1);
     let locked_until = raw
@@ -407,6 +421,7 @@ impl Store {
             .arg(policy.lock_ms())
             .arg(policy.attempt_ttl_ms())
             .arg(&id)
+            .arg(subject.expire_ms(policy))
             .invoke_async(&mut conn)
             .await
             .map_err(|e| self.error(e))?;
@@ -416,6 +431,10 @@ impl Store {
                 expires_at_ms: *expires_at_ms,
             }),
             [2] => Reservation::Busy,
+            [DAMAGED] => {
+                damaged(subject);
+                Reservation::Locked
+            }
             // Only {0} remains; anything unexpected errs on the safe side.
             _ => Reservation::Locked,
         })
@@ -447,6 +466,30 @@ impl Store {
             .arg(&token.id)
             .arg(token.expires_at_ms)
             .arg(if success { 1 } else { 0 })
+            .arg(subject.expire_ms(policy))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.error(e))?;
+        if raw.first() == Some(&DAMAGED) {
+            damaged(subject);
+        }
+        let (strikes, locked, _) = decode_state(&raw);
+        Ok(AttemptResult { strikes, locked })
+    }
+
+    /// Adds one strike (locking at the limit) for a guess that needed no
+    /// reservation because no secret was verified against the guess itself.
+    pub async fn add_strike(
+        &self,
+        subject: &LockSubject,
+        policy: &LockoutPolicy,
+    ) -> Result<AttemptResult, StoreError> {
+        let mut conn = self.conn.clone();
+        let raw: Vec<i64> = STRIKE_SCRIPT
+            .key(subject.key())
+            .arg(policy.limit())
+            .arg(policy.lock_ms())
+            .arg(subject.expire_ms(policy))
             .invoke_async(&mut conn)
             .await
             .map_err(|e| self.error(e))?;
@@ -488,53 +531,6 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn defaults_follow_the_spec() {
-        let p = LockoutPolicy::default();
-        assert_eq!(p.max_failed_attempts, 4);
-        assert_eq!(p.lockout_duration, None);
-        assert_eq!(p.attempt_ttl, Duration::from_secs(60));
-        p.validate().unwrap();
-        assert_eq!((p.limit(), p.lock_ms(), p.attempt_ttl_ms()), (4, 0, 60_000));
-    }
-
-    #[test]
-    fn serde_uses_humantime_and_refuses_unknown_fields() {
-        let p: LockoutPolicy =
-            toml::from_str("max_failed_attempts = 5\nlockout_duration = \"15m\"").unwrap();
-        assert_eq!(p.max_failed_attempts, 5);
-        assert_eq!(p.lockout_duration, Some(Duration::from_secs(900)));
-        assert_eq!(p.attempt_ttl, Duration::from_secs(60));
-        assert_eq!(p.lock_ms(), 900_000);
-        let back: LockoutPolicy = toml::from_str(&toml::to_string(&p).unwrap()).unwrap();
-        assert_eq!(back, p);
-        let none: LockoutPolicy = toml::from_str("").unwrap();
-        assert_eq!(none, LockoutPolicy::default());
-        let text = toml::to_string(&none).unwrap();
-        assert_eq!(toml::from_str::<LockoutPolicy>(&text).unwrap(), none);
-        assert!(toml::from_str::<LockoutPolicy>("max_attempts = 3").is_err());
-    }
-
-    #[test]
-    fn validation() {
-        let zero = LockoutPolicy {
-            max_failed_attempts: 0,
-            ..LockoutPolicy::default()
-        };
-        assert!(zero.validate().unwrap_err().contains("max_failed_attempts"));
-        assert_eq!(zero.limit(), 1);
-        let no_ttl = LockoutPolicy {
-            attempt_ttl: Duration::ZERO,
-            ..LockoutPolicy::default()
-        };
-        assert!(no_ttl.validate().unwrap_err().contains("attempt_ttl"));
-        let no_lock = LockoutPolicy {
-            lockout_duration: Some(Duration::ZERO),
-            ..LockoutPolicy::default()
-        };
-        assert!(no_lock.validate().unwrap_err().contains("lockout_duration"));
-    }
 
     #[test]
     fn subjects_have_their_own_hash_tag() {

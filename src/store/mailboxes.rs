@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use redis::AsyncCommands;
 
-use super::keys::{mailbox_index, mailbox_key};
+use super::keys::{imports_ledger, mailbox_index, mailbox_key, purge_index};
 use super::{Store, StoreError};
 use crate::domain::MailboxId;
 
@@ -56,6 +56,16 @@ impl FromStr for PinOrigin {
     }
 }
 
+/// The outcome of [`Store::replace_pin`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinSwap {
+    Replaced,
+    /// The PIN is no longer the one the caller logged in with (another call,
+    /// or an administrator, changed it): nothing was written.
+    ChangedMeanwhile,
+    NoMailbox,
+}
+
 /// A mailbox as flows and admins see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailboxRecord {
@@ -98,7 +108,7 @@ impl MailboxRecord {
     }
 
     /// Every field of a new record.
-    fn fields(&self) -> Vec<(&'static str, String)> {
+    pub(super) fn fields(&self) -> Vec<(&'static str, String)> {
         let mut fields = self.descriptive_fields();
         fields.extend([
             ("pin_origin", self.pin_origin.as_str().to_owned()),
@@ -134,28 +144,44 @@ fn flag(value: bool) -> String {
     if value { "1" } else { "0" }.to_owned()
 }
 
-/// Creates the record only if the mailbox does not exist yet, in one step.
+/// Creates the record only if the mailbox does not exist yet and no deleted
+/// mailbox of that number still has recordings in Asterisk, in one step.
 const CREATE: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('ZSCORE', KEYS[3], ARGV[#ARGV]) then return -2 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'pin_hash', ARGV[1]) end
 redis.call('SADD', KEYS[2], ARGV[#ARGV])
 return 1
 "#;
 
+/// The outcome of [`Store::create_mailbox`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    Created,
+    /// The mailbox exists already: nothing was changed.
+    Exists,
+    /// A mailbox of this number was deleted while its recordings could not be
+    /// removed from Asterisk: a new one would inherit them (messages re-indexed
+    /// by repair, the old greeting played to callers). Nothing was changed;
+    /// remove them first (see `Store::purges`).
+    AudioPending,
+}
+
 impl Store {
-    /// Creates a mailbox; `false` if it exists already (nothing is changed then).
-    /// `pin_hash` is the initial PIN (the org default PIN), if any.
+    /// Creates a mailbox (see [`Created`]). `pin_hash` is the initial PIN (the
+    /// org default PIN), if any.
     pub async fn create_mailbox(
         &self,
         record: &MailboxRecord,
         pin_hash: Option<&str>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Created, StoreError> {
         let create = redis::Script::new(CREATE);
         let mut script = create.prepare_invoke();
         script
             .key(mailbox_key(record.id.as_str(), "box"))
             .key(mailbox_index())
+            .key(purge_index())
             .arg(pin_hash.unwrap_or(""));
         for (name, value) in record.fields() {
             script.arg(name).arg(value);
@@ -167,7 +193,11 @@ impl Store {
             .invoke_async(&mut conn)
             .await
             .map_err(|e| self.error(e))?;
-        Ok(created == 1)
+        Ok(match created {
+            1 => Created::Created,
+            -2 => Created::AudioPending,
+            _ => Created::Exists,
+        })
     }
 
     pub async fn mailbox(&self, id: &MailboxId) -> Result<Option<MailboxRecord>, StoreError> {
@@ -205,15 +235,22 @@ return 1
     }
 
     /// Deletes a mailbox and every key it owns (record, PIN history, message index
-    /// and tombstones, lock); `false` if it did not exist. The audio lives in
-    /// Asterisk: `admin mailbox delete` removes it there.
+    /// and tombstones, lock, import ledger, deposits); `false` if it did not
+    /// exist. The audio lives in Asterisk: the number is marked for purging in the
+    /// same step, and stays marked until its recordings are known to be gone
+    /// ([`Store::clear_purge`], after `admin mailbox delete` or repair removed
+    /// them).
     pub async fn delete_mailbox(&self, id: &MailboxId) -> Result<bool, StoreError> {
         const DELETE: &str = r#"
 local existed = redis.call('EXISTS', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
 local ids = redis.call('ZRANGE', KEYS[4], 0, -1)
 for _, msg in ipairs(ids) do redis.call('DEL', ARGV[2] .. msg) end
-redis.call('DEL', KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+redis.call('DEL', KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8])
+if existed == 1 then
+  local t = redis.call('TIME')
+  redis.call('ZADD', KEYS[9], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[1])
+end
 return existed
 "#;
         let mut conn = self.conn.clone();
@@ -224,12 +261,37 @@ return existed
             .key(mailbox_key(id.as_str(), "msgs"))
             .key(mailbox_key(id.as_str(), "lock"))
             .key(mailbox_key(id.as_str(), "tomb"))
+            .key(imports_ledger(id.as_str()))
+            .key(mailbox_key(id.as_str(), "deposits"))
+            .key(purge_index())
             .arg(id.as_str())
             .arg(mailbox_key(id.as_str(), "msg:"))
             .invoke_async(&mut conn)
             .await
             .map_err(|e| self.error(e))?;
         Ok(existed == 1)
+    }
+
+    /// Numbers of deleted mailboxes whose recordings may still be in Asterisk.
+    pub async fn purges(&self) -> Result<Vec<MailboxId>, StoreError> {
+        let mut conn = self.conn.clone();
+        let raw: Vec<String> = conn
+            .zrange(purge_index(), 0, -1)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(raw
+            .iter()
+            .filter_map(|r| MailboxId::parse(r).ok())
+            .collect())
+    }
+
+    /// The recordings of deleted mailbox `id` are gone from Asterisk.
+    pub async fn clear_purge(&self, id: &MailboxId) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        conn.zrem::<_, _, i64>(purge_index(), id.as_str())
+            .await
+            .map(drop)
+            .map_err(|e| self.error(e))
     }
 
     /// Every mailbox number, sorted.
@@ -247,6 +309,28 @@ return existed
         Ok(ids)
     }
 
+    /// The record and its PIN hash read in one step, so the hash verified at a
+    /// login is the one of the record the caller is then given (see
+    /// [`Store::replace_pin`]).
+    pub async fn mailbox_with_pin(
+        &self,
+        id: &MailboxId,
+    ) -> Result<Option<(MailboxRecord, Option<String>)>, StoreError> {
+        let mut conn = self.conn.clone();
+        let fields: HashMap<String, String> = conn
+            .hgetall(mailbox_key(id.as_str(), "box"))
+            .await
+            .map_err(|e| self.error(e))?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let hash = fields.get("pin_hash").filter(|h| !h.is_empty()).cloned();
+        Ok(Some((
+            MailboxRecord::from_fields(id.clone(), &fields),
+            hash,
+        )))
+    }
+
     /// The current PIN hash, for verification only.
     pub async fn pin_hash(&self, id: &MailboxId) -> Result<Option<String>, StoreError> {
         let mut conn = self.conn.clone();
@@ -257,12 +341,18 @@ return existed
         Ok(hash.filter(|h| !h.is_empty()))
     }
 
-    /// The hashes of the last PINs, newest first.
+    /// The hashes of the last PINs, newest first. A history of the wrong type
+    /// (damaged) reads as empty, logged: the owner can still change their PIN,
+    /// and the next change starts a new history.
     pub async fn pin_history(&self, id: &MailboxId) -> Result<Vec<String>, StoreError> {
+        let key = mailbox_key(id.as_str(), "pins");
+        if !self.has_type(&key, "list").await? {
+            tracing::error!(key = %key,
+                "the PIN history has the wrong type: ignored, and replaced at the next PIN change");
+            return Ok(Vec::new());
+        }
         let mut conn = self.conn.clone();
-        conn.lrange(mailbox_key(id.as_str(), "pins"), 0, -1)
-            .await
-            .map_err(|e| self.error(e))
+        conn.lrange(key, 0, -1).await.map_err(|e| self.error(e))
     }
 
     /// Replaces the PIN of an existing mailbox in one step: the hash, its origin,
@@ -279,6 +369,7 @@ return existed
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'pin_hash', ARGV[1], 'pin_origin', ARGV[2], 'must_change', ARGV[3])
 if ARGV[2] == 'user' and tonumber(ARGV[4]) > 0 then
+  if redis.call('TYPE', KEYS[2]).ok ~= 'list' then redis.call('DEL', KEYS[2]) end
   redis.call('LPUSH', KEYS[2], ARGV[1])
   redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[4]) - 1)
 end
@@ -297,6 +388,47 @@ return 1
             .await
             .map_err(|e| self.error(e))?;
         Ok(done == 1)
+    }
+
+    /// The owner's PIN change, as a compare-and-set: the new hash replaces the
+    /// PIN only if the stored hash is still `expected` (the one the caller was
+    /// verified against; `None` for a mailbox that had no PIN). Two calls in
+    /// set-up on the same temporary PIN cannot both change it: the second finds
+    /// the first one's PIN and gets [`PinSwap::ChangedMeanwhile`].
+    pub async fn replace_pin(
+        &self,
+        id: &MailboxId,
+        expected: Option<&str>,
+        pin_hash: &str,
+        history: usize,
+    ) -> Result<PinSwap, StoreError> {
+        const REPLACE: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local current = redis.call('HGET', KEYS[1], 'pin_hash') or ''
+if current ~= ARGV[1] then return -1 end
+redis.call('HSET', KEYS[1], 'pin_hash', ARGV[2], 'pin_origin', 'user', 'must_change', '0')
+if tonumber(ARGV[3]) > 0 then
+  if redis.call('TYPE', KEYS[2]).ok ~= 'list' then redis.call('DEL', KEYS[2]) end
+  redis.call('LPUSH', KEYS[2], ARGV[2])
+  redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
+end
+return 1
+"#;
+        let mut conn = self.conn.clone();
+        let done: i32 = redis::Script::new(REPLACE)
+            .key(mailbox_key(id.as_str(), "box"))
+            .key(mailbox_key(id.as_str(), "pins"))
+            .arg(expected.unwrap_or(""))
+            .arg(pin_hash)
+            .arg(history)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(match done {
+            1 => PinSwap::Replaced,
+            -1 => PinSwap::ChangedMeanwhile,
+            _ => PinSwap::NoMailbox,
+        })
     }
 
     /// Records that the owner's spoken name exists (or was removed).

@@ -186,7 +186,7 @@ impl Message {
         message_recording(&self.mailbox, &self.id)
     }
 
-    fn fields(&self) -> [(&'static str, String); 5] {
+    pub(super) fn fields(&self) -> [(&'static str, String); 5] {
         [
             ("folder", self.folder.as_str().to_owned()),
             ("caller_number", self.caller_number.clone()),
@@ -275,15 +275,32 @@ pub enum RecoverOutcome {
 /// Counts one mailbox's folders from its hashes. Prepended to the scripts that
 /// return counts, so counts are read in the same atomic step as the change.
 /// A hash without a `folder` field counts as new, as `Message::from_fields` reads it.
+///
+/// A key of the wrong type (written by hand or by another program) must not
+/// make the whole mailbox unusable: a message whose key is not a hash is left
+/// out (listings name it, repair fixes it), and an index that is not a sorted
+/// set reads as empty.
 const COUNTS_FN: &str = r#"
+local function is(key, kind)
+  local t = redis.call('TYPE', key).ok
+  return t == kind or t == 'none'
+end
+
+local function indexed(index)
+  if not is(index, 'zset') then return {} end
+  return redis.call('ZRANGE', index, 0, -1)
+end
+
 local function counts(index, prefix)
   local new, old = 0, 0
-  for _, id in ipairs(redis.call('ZRANGE', index, 0, -1)) do
-    local folder = redis.call('HGET', prefix .. id, 'folder')
-    if folder == 'old' then
-      old = old + 1
-    elseif folder or redis.call('EXISTS', prefix .. id) == 1 then
-      new = new + 1
+  for _, id in ipairs(indexed(index)) do
+    local key = prefix .. id
+    if redis.call('TYPE', key).ok == 'hash' then
+      if redis.call('HGET', key, 'folder') == 'old' then
+        old = old + 1
+      else
+        new = new + 1
+      end
     end
   end
   return {new, old}
@@ -301,6 +318,8 @@ const COUNTS: &str = "return counts(KEYS[1], ARGV[1])";
 /// Returns {status, new, old}: status 1 saved, 0 full, -1 no mailbox.
 const SAVE: &str = r#"
 if redis.call('EXISTS', KEYS[3]) == 0 then return {-1, 0, 0} end
+if not is(KEYS[1], 'zset') then return {-2, 0, 0} end
+if not is(KEYS[2], 'hash') then redis.call('DEL', KEYS[2]) end
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   local folder = redis.call('HGET', KEYS[2], 'folder')
   redis.call('HSET', KEYS[2], unpack(ARGV, 5))
@@ -319,7 +338,8 @@ return {1, c[1], c[2]}
 /// KEYS: index, hash. ARGV: id, folder, hash prefix.
 /// Returns {1, new, old}, or {0} if the message is not indexed.
 const SET_FOLDER: &str = r#"
-if not redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('EXISTS', KEYS[2]) == 0 then
+if not is(KEYS[1], 'zset') or redis.call('TYPE', KEYS[2]).ok ~= 'hash'
+    or not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   return {0}
 end
 redis.call('HSET', KEYS[2], 'folder', ARGV[2])
@@ -332,6 +352,7 @@ return {1, c[1], c[2]}
 /// KEYS: index, hash, tombstones. ARGV: id, hash prefix.
 /// Returns {1, new, old}, or {0} if the message is not indexed.
 const DELETE: &str = r#"
+if not is(KEYS[1], 'zset') or not is(KEYS[3], 'zset') then return {0} end
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {0} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -343,12 +364,21 @@ return {1, c[1], c[2]}
 "#;
 
 /// The messages of one folder (or both, with folder ''), oldest first, each as
-/// {id, field, value, ...}.
+/// {id, field, value, ...}. A damaged entry (its key is not a hash) comes as
+/// {key, '!damaged'}, and an index that is not a sorted set as
+/// {index, '!damaged'}: the caller logs them and goes on without them.
 /// KEYS: index. ARGV: hash prefix, folder.
 const LIST: &str = r#"
 local out = {}
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local fields = redis.call('HGETALL', ARGV[1] .. id)
+if not is(KEYS[1], 'zset') then return {{KEYS[1], '!damaged'}} end
+for _, id in ipairs(indexed(KEYS[1])) do
+  local key = ARGV[1] .. id
+  local kind = redis.call('TYPE', key).ok
+  if kind ~= 'hash' and kind ~= 'none' then
+    out[#out + 1] = {key, '!damaged'}
+  end
+  local fields = {}
+  if kind == 'hash' then fields = redis.call('HGETALL', key) end
   if #fields > 0 then
     local folder = 'new'
     for i = 1, #fields, 2 do
@@ -395,7 +425,7 @@ static COUNTS_SCRIPT: LazyLock<Script> = LazyLock::new(|| with_counts(COUNTS));
 static SAVE_SCRIPT: LazyLock<Script> = LazyLock::new(|| with_counts(SAVE));
 static SET_FOLDER_SCRIPT: LazyLock<Script> = LazyLock::new(|| with_counts(SET_FOLDER));
 static DELETE_SCRIPT: LazyLock<Script> = LazyLock::new(|| with_counts(DELETE));
-static LIST_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(LIST));
+static LIST_SCRIPT: LazyLock<Script> = LazyLock::new(|| with_counts(LIST));
 static RECOVER_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RECOVER));
 static UNINDEX_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(UNINDEX));
 
@@ -460,6 +490,12 @@ impl Store {
         Ok(match reply.first() {
             Some(1) => SaveOutcome::Saved(counts_at(&reply, 1)),
             Some(-1) => SaveOutcome::NoMailbox,
+            Some(-2) => {
+                let key = messages_index(m);
+                tracing::error!(key = %key,
+                    "the message index has the wrong type; `voiceportal admin repair` fixes it");
+                return Err(self.damaged(key));
+            }
             _ => SaveOutcome::Full,
         })
     }
@@ -490,6 +526,12 @@ impl Store {
         Ok(rows
             .into_iter()
             .filter_map(|row| {
+                if row.get(1).map(String::as_str) == Some("!damaged") {
+                    tracing::error!(key = %row[0],
+                        "a Redis key of the wrong type is left out of the mailbox; \
+                         `voiceportal admin repair` fixes it");
+                    return None;
+                }
                 let mut items = row.into_iter();
                 // An id that does not parse was written by something else: skip it
                 // rather than hand flows a recording name we did not make.
@@ -508,10 +550,16 @@ impl Store {
         m: &MailboxId,
         id: &MessageId,
     ) -> Result<Option<Message>, StoreError> {
+        let key = message_key(m.as_str(), id.as_str());
+        if !self.has_type(&messages_index(m.as_str()), "zset").await?
+            || !self.has_type(&key, "hash").await?
+        {
+            return Ok(None);
+        }
         let mut conn = self.conn.clone();
         let (indexed, fields): (Option<f64>, HashMap<String, String>) = redis::pipe()
             .zscore(messages_index(m.as_str()), id.as_str())
-            .hgetall(message_key(m.as_str(), id.as_str()))
+            .hgetall(&key)
             .query_async(&mut conn)
             .await
             .map_err(|e| self.error(e))?;

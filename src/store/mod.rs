@@ -2,12 +2,21 @@
 //! the data model works unchanged on Redis Cluster, and anything that must be atomic
 //! is one Lua script (see `keys`).
 
+pub mod accounts;
 pub mod audit;
+pub mod damage;
+pub mod deposits;
+pub mod imports;
 pub mod keys;
 pub mod lockout;
 pub mod mailboxes;
+pub mod mailq;
 pub mod messages;
+pub mod sessions;
 pub mod settings;
+pub mod signin;
+pub mod throttle;
+pub mod tokens;
 
 use redis::aio::ConnectionManager;
 
@@ -22,6 +31,10 @@ pub enum StoreError {
         #[source]
         source: redis::RedisError,
     },
+    /// A key holds a value of the wrong type (written by hand or by another
+    /// program): what needs it cannot work until `admin repair` fixes it.
+    #[error("redis key {key} has the wrong type; run `voiceportal admin repair`")]
+    Damaged { key: String },
 }
 
 /// A cheap-to-clone handle on the Redis connection. The connection manager reconnects
@@ -55,7 +68,28 @@ impl Store {
             .map_err(|e| self.error(e))
     }
 
+    /// The Redis type of a key (`none` when it does not exist).
+    pub async fn key_type(&self, key: &str) -> Result<String, StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("TYPE")
+            .arg(key)
+            .query_async::<String>(&mut conn)
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    /// Whether a key is of type `kind`, or absent.
+    pub(crate) async fn has_type(&self, key: &str, kind: &str) -> Result<bool, StoreError> {
+        let found = self.key_type(key).await?;
+        Ok(found == kind || found == "none")
+    }
+
+    fn damaged(&self, key: String) -> StoreError {
+        StoreError::Damaged { key }
+    }
+
     fn error(&self, source: redis::RedisError) -> StoreError {
+        crate::metrics::METRICS.redis_error();
         StoreError::Redis {
             url: self.masked_url.clone(),
             source,

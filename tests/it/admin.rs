@@ -15,6 +15,7 @@ use voiceportal::domain::{HashCost, MailboxId, Pin, PinHasher, PinRejection};
 use voiceportal::store::Store;
 use voiceportal::store::lockout::{LockSubject, LockoutPolicy, Reservation};
 use voiceportal::store::mailboxes::PinOrigin;
+use voiceportal::store::messages::{Folder, Message, MessageId};
 
 use crate::support::redis::TestRedis;
 
@@ -211,7 +212,7 @@ async fn mailbox_create_update_list_show_delete() {
         deleted.contains("warning: its recordings in Asterisk were not removed"),
         "{deleted}"
     );
-    assert!(deleted.contains("voiceportal/1001/"), "{deleted}");
+    assert!(deleted.contains("voiceportal admin repair"), "{deleted}");
     let err = fails(&redis, &["mailbox", "show", "1001"], None);
     assert!(err.contains("mailbox 1001 does not exist"), "{err}");
     assert!(ok(&redis, &["mailbox", "list"], None).contains("999"));
@@ -578,4 +579,167 @@ async fn the_admin_api_applies_the_configured_policy() {
         ]
     );
     assert_eq!(log[2].detail, "pin=temporary");
+}
+
+/// Issue 10, Also: `--json` for status, mailbox list and messages list, with
+/// stable field names, message counts, and must_change for a mailbox that has
+/// no PIN yet; none of these reads writes an audit entry.
+#[tokio::test]
+async fn json_outputs_for_scripts_and_reads_are_not_audited() {
+    let redis = TestRedis::fresh();
+    ok(
+        &redis,
+        &["mailbox", "create", "1001", "--name", "Alice"],
+        None,
+    );
+    ok(&redis, &["mailbox", "create", "1002"], None);
+    let store = store(&redis).await;
+    for (minutes, folder) in [(30, Folder::New), (20, Folder::New), (10, Folder::Old)] {
+        let received = chrono::Utc::now() - chrono::Duration::minutes(minutes);
+        let message = Message {
+            id: MessageId::generate(received),
+            mailbox: id("1001"),
+            folder,
+            caller_number: "0612345678".into(),
+            caller_name: "Bob".into(),
+            received,
+            duration_secs: 7,
+        };
+        store.save_message(&message, 100).await.unwrap();
+    }
+    let audit_before = audit_stream(&redis);
+
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(&redis, &["status", "1001", "--json"], None)).unwrap();
+    assert_eq!(status["mailbox"], "1001");
+    assert_eq!(status["name"], "Alice");
+    assert_eq!(status["email"], serde_json::Value::Null);
+    assert_eq!(status["pin_origin"], "none");
+    assert_eq!(status["must_change"], true, "no PIN yet: one must be set");
+    assert_eq!(status["name_recorded"], false);
+    assert_eq!(status["strikes"], 0);
+    assert_eq!(status["locked"], false);
+    assert_eq!(status["new_messages"], 2);
+    assert_eq!(status["old_messages"], 1);
+
+    let list: serde_json::Value =
+        serde_json::from_str(&ok(&redis, &["mailbox", "list", "--json"], None)).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0], status);
+    assert_eq!(list[1]["mailbox"], "1002");
+    assert_eq!(list[1]["new_messages"], 0);
+
+    let messages: serde_json::Value =
+        serde_json::from_str(&ok(&redis, &["messages", "list", "1001", "--json"], None)).unwrap();
+    assert_eq!(messages["mailbox"], "1001");
+    assert_eq!(messages["new_messages"], 2);
+    assert_eq!(messages["old_messages"], 1);
+    let items = messages["messages"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[2]["folder"], "old");
+    assert_eq!(items[0]["caller_number"], "0612345678");
+    assert_eq!(items[0]["duration_secs"], 7);
+    assert!(items[0]["received"].as_str().unwrap().ends_with("+00:00"));
+
+    let portal: serde_json::Value =
+        serde_json::from_str(&ok(&redis, &["status", "--json"], None)).unwrap();
+    assert_eq!(portal["portal_number"], "8500");
+    assert_eq!(portal["passcode_set"], false);
+
+    let text_list = ok(&redis, &["mailbox", "list"], None);
+    assert!(text_list.contains("NEW"), "{text_list}");
+    assert_eq!(audit_stream(&redis), audit_before, "a read was audited");
+}
+
+/// Administrator accounts and API tokens are made with the CLI: passwords read
+/// from standard input (never an argument) and stored hashed; a token printed
+/// once, listed by name only, and revocable.
+#[test]
+fn web_accounts_and_api_tokens_from_the_cli() {
+    let redis = TestRedis::fresh();
+    let password = "a long enough password";
+    let out = ok(
+        &redis,
+        &["account", "create", "Alice"],
+        Some(&format!("{password}\n")),
+    );
+    assert_eq!(out, "created administrator account alice\n");
+    assert!(
+        fails(
+            &redis,
+            &["account", "create", "alice"],
+            Some(&format!("{password}\n"))
+        )
+        .contains("already exists")
+    );
+    assert!(
+        fails(&redis, &["account", "create", "bob"], Some("short\n"))
+            .contains("at least 12 characters")
+    );
+    assert!(
+        fails(
+            &redis,
+            &["account", "create", "bob!"],
+            Some(&format!("{password}\n"))
+        )
+        .contains("invalid name")
+    );
+    let list = ok(&redis, &["account", "list"], None);
+    assert!(list.contains("alice") && list.contains("NAME"), "{list}");
+    ok(&redis, &["account", "unlock", "alice"], None);
+    ok(
+        &redis,
+        &["account", "password", "alice"],
+        Some("another long password\n"),
+    );
+    assert!(
+        fails(
+            &redis,
+            &["account", "password", "zed"],
+            Some("another long password\n")
+        )
+        .contains("no administrator account zed")
+    );
+
+    let token = ok(&redis, &["token", "create", "provisioning"], None);
+    let token = token.trim();
+    assert!(token.starts_with("vpt_") && token.len() == 47, "{token}");
+    let tokens = ok(&redis, &["token", "list"], None);
+    assert!(
+        tokens.contains("provisioning") && !tokens.contains(&token[4..]),
+        "{tokens}"
+    );
+    assert!(fails(&redis, &["token", "create", "provisioning"], None).contains("already exists"));
+    ok(&redis, &["token", "revoke", "provisioning"], None);
+    assert!(fails(&redis, &["token", "revoke", "provisioning"], None).contains("no API token"));
+    ok(&redis, &["account", "delete", "alice"], None);
+    assert_eq!(
+        ok(&redis, &["account", "list"], None),
+        "no administrator accounts\n"
+    );
+
+    // Nothing secret in Redis or in the audit log.
+    let mut conn = redis.connection();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut conn).unwrap();
+    for key in &keys {
+        let dump: Vec<u8> = redis::cmd("DUMP").arg(key).query(&mut conn).unwrap();
+        let dump = String::from_utf8_lossy(&dump);
+        assert!(
+            !dump.contains(password) && !dump.contains(&token[4..]),
+            "{key}"
+        );
+    }
+    let audit = ok(&redis, &["audit", "--count", "50"], None);
+    for action in [
+        "account-create",
+        "account-password",
+        "account-unlock",
+        "token-create",
+        "token-revoke",
+        "account-delete",
+    ] {
+        assert!(audit.contains(action), "{action}: {audit}");
+    }
+    assert!(!audit.contains(password) && !audit.contains(&token[4..]));
 }

@@ -66,12 +66,34 @@ async fn first_digit_stops_the_prompt_and_digits_typed_during_it_count() {
     assert_eq!(stops, 1);
 }
 
+/// A number entry ends on `#`, not at its maximum: digits beyond it overflow
+/// that one entry, and nothing of it spills into the next (issue 10, item 3).
 #[tokio::test]
-async fn max_digits_ends_the_entry_and_later_keys_wait_for_the_next_one() {
+async fn a_number_entry_ends_on_pound_and_extra_digits_overflow_it() {
     fn two_entries(call: &mut Call) -> BoxFuture<'_, String> {
         Box::pin(async move {
             let first = call
                 .play_and_collect(&[sound("vm-login")], &Collect::digits(4))
+                .await;
+            let overflow = first.as_ref().map(|d| d.overflow).unwrap_or_default();
+            let second = call.play_and_collect(&[], &Collect::digits(4)).await;
+            format!("{} {overflow} {}", shown(&first), shown(&second))
+        })
+    }
+    let mut probe = spawn_probe(two_entries).await;
+    let caller = probe.sim.dial(Dial::portal("1001")).await;
+    caller.expect_sound("vm-login", WAIT).await;
+    caller.press("123456#").await;
+    assert_eq!(probe.result().await, "1234 Terminator true  Timeout");
+}
+
+/// A menu key ends its entry at once; keys after it wait for the next entry.
+#[tokio::test]
+async fn a_menu_key_ends_its_entry_and_later_keys_wait_for_the_next_one() {
+    fn two_entries(call: &mut Call) -> BoxFuture<'_, String> {
+        Box::pin(async move {
+            let first = call
+                .play_and_collect(&[sound("vm-login")], &Collect::one_key())
                 .await;
             let second = call.play_and_collect(&[], &Collect::digits(4)).await;
             format!("{} {}", shown(&first), shown(&second))
@@ -80,8 +102,8 @@ async fn max_digits_ends_the_entry_and_later_keys_wait_for_the_next_one() {
     let mut probe = spawn_probe(two_entries).await;
     let caller = probe.sim.dial(Dial::portal("1001")).await;
     caller.expect_sound("vm-login", WAIT).await;
-    caller.press("123456#").await;
-    assert_eq!(probe.result().await, "1234 MaxDigits 56 Terminator");
+    caller.press("156#").await;
+    assert_eq!(probe.result().await, "1 MaxDigits 56 Terminator");
 }
 
 #[tokio::test]

@@ -8,14 +8,16 @@ use ari_sim::{SimConfig, Simulator};
 use base64::Engine;
 use chrono::{TimeZone, Utc};
 use voiceportal::ari::AriClient;
-use voiceportal::config::{AriConfig, Config, EmailConfig, Secret, SmtpTls};
+use voiceportal::config::{AriConfig, Config, EmailConfig, RedisConfig, Secret, SmtpTls};
 use voiceportal::domain::MailboxId;
 use voiceportal::notify::email::{Mailer, Notifier};
+use voiceportal::store::Store;
 use voiceportal::store::mailboxes::MailboxRecord;
 use voiceportal::store::messages::{Folder, Message, MessageId};
 
 use crate::support::app::WAIT;
 use crate::support::logs;
+use crate::support::redis::TestRedis;
 use crate::support::smtp::TestSmtp;
 
 /// A mailer pointed at `smtp`'s port, plain text, with retries short enough for a
@@ -50,8 +52,18 @@ async fn start(config: &EmailConfig) -> (Simulator, Notifier) {
     let sim = Simulator::start(SimConfig::default())
         .await
         .expect("start the ARI simulator");
-    let notifier = Mailer::spawn(config, ari_client(&sim)).expect("start the mailer");
+    let notifier =
+        Mailer::spawn(config, ari_client(&sim), test_store().await).expect("start the mailer");
     (sim, notifier)
+}
+
+/// A store on a fresh database: the mail queue lives there.
+async fn test_store() -> Store {
+    Store::connect(&RedisConfig {
+        url: TestRedis::fresh().url,
+    })
+    .await
+    .expect("connect the test store")
 }
 
 fn mailbox(number: &str, email: Option<&str>) -> MailboxRecord {
@@ -198,7 +210,7 @@ async fn mail_has_subject_local_time_and_the_wav() {
     assert_eq!(msg.recording(), "voiceportal/1001/msg-1709644020000-0a1b2c");
     sim.put_stored_recording(&msg.recording(), 2.0);
 
-    notifier.message_saved(&owner, &msg);
+    notifier.message_saved(&owner, &msg).await.unwrap();
 
     let received = smtp.wait_received(1, WAIT).await;
     assert_eq!(received.len(), 1, "{received:?}");
@@ -271,7 +283,10 @@ async fn a_missing_recording_is_said_in_the_body() {
     let owner = mailbox("1002", Some("alice@example.com"));
 
     // No stored recording: ARI answers 404.
-    notifier.message_saved(&owner, &message(&owner));
+    notifier
+        .message_saved(&owner, &message(&owner))
+        .await
+        .unwrap();
 
     let received = smtp.wait_received(1, WAIT).await;
     assert_eq!(received.len(), 1);
@@ -297,7 +312,7 @@ async fn mail_is_retried_until_the_server_comes_up() {
     sim.put_stored_recording(&msg.recording(), 1.0);
 
     // Nothing listens yet: the call must not wait for the mail server.
-    notifier.message_saved(&owner, &msg);
+    notifier.message_saved(&owner, &msg).await.unwrap();
     let failed_twice = wait_for_log(WAIT, |line| {
         line.contains("mailbox=1003") && line.contains("attempt=2") && line.contains("WARN")
     })
@@ -323,22 +338,38 @@ async fn no_address_or_disabled_means_no_mail() {
             ..config.clone()
         },
         ari_client(&Simulator::start(SimConfig::default()).await.unwrap()),
+        test_store().await,
     )
     .unwrap();
     assert!(!disabled.is_enabled());
     let someone = mailbox("1004", Some("alice@example.com"));
-    disabled.message_saved(&someone, &message(&someone));
-    Notifier::disabled().message_saved(&someone, &message(&someone));
+    disabled
+        .message_saved(&someone, &message(&someone))
+        .await
+        .unwrap();
+    Notifier::disabled()
+        .message_saved(&someone, &message(&someone))
+        .await
+        .unwrap();
 
     let (_sim, notifier) = start(&config).await;
     assert!(notifier.is_enabled());
     let without = mailbox("1005", None);
-    notifier.message_saved(&without, &message(&without));
+    notifier
+        .message_saved(&without, &message(&without))
+        .await
+        .unwrap();
     let blank = mailbox("1006", Some("  "));
-    notifier.message_saved(&blank, &message(&blank));
-    // The worker takes jobs in order: once this one arrives, the others were seen.
+    notifier
+        .message_saved(&blank, &message(&blank))
+        .await
+        .unwrap();
+    // Jobs are queued only for mailboxes with an address: this is the only one.
     let with = mailbox("1007", Some("owner7@example.com"));
-    notifier.message_saved(&with, &message(&with));
+    notifier
+        .message_saved(&with, &message(&with))
+        .await
+        .unwrap();
 
     let received = smtp.wait_received(1, WAIT).await;
     assert_eq!(received.len(), 1, "{received:?}");
@@ -366,7 +397,10 @@ async fn the_smtp_password_never_shows() {
     let (sim, notifier) = start(&config).await;
     let owner = mailbox("1008", Some("alice@example.com"));
     // Python's smtpd offers no AUTH: every attempt fails before any mail is sent.
-    notifier.message_saved(&owner, &message(&owner));
+    notifier
+        .message_saved(&owner, &message(&owner))
+        .await
+        .unwrap();
     let gave_up = wait_for_log(WAIT, |line| {
         line.contains("mailbox=1008") && line.contains("giving up")
     })
@@ -386,7 +420,10 @@ async fn the_smtp_password_never_shows() {
         format!("{full:?}"),
         full.to_masked_toml(),
         format!("{notifier:?}"),
-        format!("{:?}", Mailer::new(&config, ari_client(&sim))),
+        format!(
+            "{:?}",
+            Mailer::new(&config, ari_client(&sim), test_store().await)
+        ),
     ];
     for text in shown {
         assert!(!text.contains(PASSWORD), "password shown in:\n{text}");

@@ -566,7 +566,7 @@ async fn admin_reset_then_forced_setup_from_the_default_pin() {
     hear(&caller, "voiceportal/setup-required").await;
     hear(&caller, "voiceportal/enter-new-pin").await;
     caller.press("407719#").await;
-    hear(&caller, "voiceportal/pin-default").await;
+    hear(&caller, "voiceportal/pin-not-allowed").await;
     choose_pin(&caller, "917355").await;
     hear(&caller, "vm-rec-name").await;
     caller.hangup().await;

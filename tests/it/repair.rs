@@ -9,6 +9,7 @@ use ari_sim::{Dial, SimConfig, Simulator};
 use chrono::{Duration as TimeDelta, Utc};
 use voiceportal::admin::repair::{RepairOptions, RepairReport, repair, repair_with};
 use voiceportal::ari::RecordParams;
+use voiceportal::notify::email::Notifier;
 use voiceportal::store::messages::{Folder, MessageCounts, MessageState, SaveOutcome};
 
 use crate::messages::{audit, client, create_mailbox, mbox, message, store, temp_dir, text, vp};
@@ -90,7 +91,9 @@ async fn recent_audio_is_left_to_its_deposit() {
         now: Utc::now(),
         grace: Duration::ZERO,
     };
-    let r = repair_with(&store, &ari, options).await.unwrap();
+    let r = repair_with(&store, &ari, options, &Notifier::disabled())
+        .await
+        .unwrap();
     assert_eq!(fixes_of(&r), fixes(1, 0, 0));
 }
 
@@ -285,11 +288,11 @@ async fn admin_repair_prints_its_report_and_is_audited() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let shown = text(&out.stdout);
     assert!(
-        shown.contains("orphaned audio indexed         1\n"),
+        shown.contains("orphaned audio indexed                 1\n"),
         "{shown}"
     );
     assert!(
-        shown.contains("mailboxes changed              1001\n"),
+        shown.contains("mailboxes changed                      1001\n"),
         "{shown}"
     );
     assert!(

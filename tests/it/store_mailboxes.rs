@@ -3,7 +3,7 @@
 use voiceportal::config::RedisConfig;
 use voiceportal::domain::MailboxId;
 use voiceportal::store::Store;
-use voiceportal::store::mailboxes::{MailboxRecord, PinOrigin};
+use voiceportal::store::mailboxes::{Created, MailboxRecord, PinOrigin};
 
 use crate::support::redis::TestRedis;
 
@@ -30,14 +30,16 @@ async fn create_read_update_delete() {
     record.timezone = "Europe/Paris".into();
     record.pin_origin = PinOrigin::Default;
     record.must_change = true;
-    assert!(
+    assert_eq!(
         store
             .create_mailbox(&record, Some("$argon2id$fake"))
             .await
-            .unwrap()
+            .unwrap(),
+        Created::Created
     );
-    assert!(
-        !store.create_mailbox(&record, None).await.unwrap(),
+    assert_eq!(
+        store.create_mailbox(&record, None).await.unwrap(),
+        Created::Exists,
         "created twice"
     );
     assert_eq!(

@@ -63,15 +63,36 @@ fn app_json(core: &Core, name: &str) -> String {
         .finish()
 }
 
+/// Whether Asterisk still knows `app`: a socket owns it, or a channel is still
+/// in it (a deactivated app with neither is forgotten, as a real Asterisk does).
+fn app_listed(core: &Core, app: &str) -> bool {
+    let (active, known) = {
+        let st = core.lock();
+        (st.apps.is_active(app), st.apps.exists(app))
+    };
+    active || (known && has_channels(core, app))
+}
+
+fn has_channels(core: &Core, app: &str) -> bool {
+    let chans: Vec<Arc<Channel>> = core.lock().channels.values().cloned().collect();
+    chans
+        .iter()
+        .any(|c| c.app == app && c.phase() == Phase::Stasis)
+}
+
 pub(super) async fn applications(State(core): State<Arc<Core>>) -> ApiResult {
     let names = core.lock().apps.names();
-    let items: Vec<String> = names.iter().map(|n| app_json(&core, n)).collect();
+    let items: Vec<String> = names
+        .iter()
+        .filter(|n| app_listed(&core, n))
+        .map(|n| app_json(&core, n))
+        .collect();
     Ok(json(200, format!("[{}]", items.join(","))))
 }
 
 pub(super) async fn application(State(core): State<Arc<Core>>, name: NamePath) -> ApiResult {
     let name = seg(name)?;
-    if !core.lock().apps.exists(&name) {
+    if !app_listed(&core, &name) {
         return Err(ApiError::new(404, "Application not found"));
     }
     Ok(json(200, app_json(&core, &name)))

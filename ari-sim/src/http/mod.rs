@@ -186,10 +186,15 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
                 .put(misc::mailbox_put)
                 .delete(misc::mailbox_delete),
         )
-        .route("/channels", get(channels::list))
+        .route(
+            "/channels",
+            get(channels::list).post(crate::originate::originate),
+        )
         .route(
             "/channels/{id}",
-            get(channels::get_one).delete(channels::hangup),
+            get(channels::get_one)
+                .delete(channels::hangup)
+                .post(crate::originate::originate_with_id),
         )
         .route("/channels/{id}/answer", post(channels::answer))
         .route("/channels/{id}/play", post(channels::play))

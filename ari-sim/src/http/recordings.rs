@@ -59,7 +59,7 @@ pub(super) async fn stored_list(State(core): State<Arc<Core>>) -> ApiResult {
 
 pub(super) async fn stored_get(State(core): State<Arc<Core>>, name: NamePath) -> ApiResult {
     let name = seg(name)?;
-    let st = core.lock();
+    let mut st = core.lock();
     let rec = st.stored.get(&name).ok_or_else(recording_not_found)?;
     Ok(json(200, rec.to_json(&name)))
 }

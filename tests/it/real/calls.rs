@@ -22,9 +22,7 @@ async fn own_phone_login_reaches_the_menu() {
         .mailbox("1001", "en", Some((PIN, PinOrigin::User)), true)
         .await;
 
-    let call = stack.phones.dial("1001", "*98").await;
-    let mut heard = Heard::of(&stack.observer, &call).await;
-    heard.prompt("sound:voiceportal/enter-pin-or-star").await;
+    let (call, mut heard) = stack.call_portal("1001").await;
     call.press(&format!("{PIN}#")).await;
     heard.prompt("sound:vm-youhave").await;
     heard.prompt("sound:vm-no").await;
@@ -55,17 +53,13 @@ async fn four_wrong_pins_over_two_calls_lock_until_an_admin_resets() {
     assert!(call.wait_hung_up(WAIT).await);
 
     // Second call: the fourth wrong PIN locks.
-    let call = stack.phones.dial("1001", "*98").await;
-    let mut heard = Heard::of(&stack.observer, &call).await;
-    heard.prompt("sound:voiceportal/enter-pin-or-star").await;
+    let (call, mut heard) = stack.call_portal("1001").await;
     call.press("222222#").await;
     heard.prompt("sound:voiceportal/pin-locked").await;
     assert!(call.wait_hung_up(WAIT).await);
 
     // Locked: even the right PIN hears the lock.
-    let call = stack.phones.dial("1001", "*98").await;
-    let mut heard = Heard::of(&stack.observer, &call).await;
-    heard.prompt("sound:voiceportal/enter-pin-or-star").await;
+    let (call, mut heard) = stack.call_portal("1001").await;
     call.press(&format!("{PIN}#")).await;
     heard.prompt("sound:voiceportal/pin-locked").await;
     assert!(call.wait_hung_up(WAIT).await);
@@ -73,9 +67,7 @@ async fn four_wrong_pins_over_two_calls_lock_until_an_admin_resets() {
     // The administrator resets the PIN to a temporary one; the owner logs in with
     // it and must choose a new PIN.
     stack.admin(&["reset-pin", "1001", "--temporary"], "735194\n");
-    let call = stack.phones.dial("1001", "*98").await;
-    let mut heard = Heard::of(&stack.observer, &call).await;
-    heard.prompt("sound:voiceportal/enter-pin-or-star").await;
+    let (call, mut heard) = stack.call_portal("1001").await;
     call.press("735194#").await;
     heard.prompt("sound:voiceportal/setup-required").await;
     call.hang_up().await;
@@ -103,12 +95,7 @@ async fn temporary_pin_from_another_phone_goes_through_forced_set_up() {
     heard.prompt("sound:voiceportal/reenter-new-pin").await;
     call.press("582914#").await;
     heard.prompt("sound:voiceportal/pin-changed").await;
-    heard.prompt("sound:vm-rec-name").await;
-    heard.recording().await;
-    call.say("sound:hello-world").await;
-    call.press("#").await;
-    heard.prompt("sound:vm-review").await;
-    call.press("1").await;
+    heard.record_name(&call).await;
     heard.prompt("sound:voiceportal/recording-saved").await;
     heard.prompt("sound:vm-youhave").await;
     call.press("#").await;
@@ -177,9 +164,7 @@ async fn a_spoken_message_lights_the_lamp_is_heard_and_deleted() {
     stack.phones.wait_lamp("1001", true).await;
 
     // Alice listens from her phone, hears the message, deletes it.
-    let call = stack.phones.dial("1001", "*98").await;
-    let mut heard = Heard::of(&stack.observer, &call).await;
-    heard.prompt("sound:voiceportal/enter-pin-or-star").await;
+    let (call, mut heard) = stack.call_portal("1001").await;
     call.press(&format!("{PIN}#")).await;
     heard.prompt("sound:vm-youhave").await;
     call.press("1").await;
@@ -198,12 +183,22 @@ async fn a_spoken_message_lights_the_lamp_is_heard_and_deleted() {
     heard.prompt("sound:vm-goodbye").await;
     assert!(call.wait_hung_up(WAIT).await);
     stack.phones.wait_lamp("1001", false).await;
-    let left = std::fs::read_dir(&folder)
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with("msg-"))
-        .count();
-    assert_eq!(left, 0, "the deleted message's audio is still there");
+    // The index goes first (the lamp follows it), the audio right after.
+    let messages_left = || {
+        std::fs::read_dir(&folder)
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with("msg-"))
+            .count()
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while messages_left() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the deleted message's audio is still there"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     stack.assert_no_missing_sounds();
 }
 
@@ -230,11 +225,7 @@ async fn a_french_mailbox_hears_french_prompts() {
         stack
             .pbx
             .log()
-            .contains("Playing 'voiceportal/enter-pin-or-star.slin' (language 'fr')")
-            || stack
-                .pbx
-                .log()
-                .contains("Playing 'voiceportal/enter-pin-or-star.wav' (language 'fr')"),
+            .contains("Playing 'voiceportal/enter-pin-or-star.slin' (language 'fr')"),
         "Asterisk did not play the French prompt file"
     );
     stack.assert_no_missing_sounds();

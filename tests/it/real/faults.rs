@@ -4,7 +4,7 @@
 use voiceportal::store::mailboxes::PinOrigin;
 
 use super::Stack;
-use super::pbx::{Heard, Observer};
+use super::pbx::Observer;
 use super::phones::{Phones, WAIT};
 
 const PIN: &str = "482913";
@@ -18,9 +18,7 @@ async fn a_call_held_by_a_killed_service_hears_the_apology_after_restart() {
         .mailbox("1001", "en", Some((PIN, PinOrigin::User)), true)
         .await;
 
-    let call = stack.phones.dial("1001", "*98").await;
-    let mut heard = Heard::of(&stack.observer, &call).await;
-    heard.prompt("sound:voiceportal/enter-pin-or-star").await;
+    let (call, mut heard) = stack.call_portal("1001").await;
     stack.kill_service();
     stack.start_service().await;
     heard.prompt("sound:voiceportal/error").await;
@@ -30,9 +28,7 @@ async fn a_call_held_by_a_killed_service_hears_the_apology_after_restart() {
     );
 
     // The restarted service takes the next call as usual.
-    let call = stack.phones.dial("1001", "*98").await;
-    let mut heard = Heard::of(&stack.observer, &call).await;
-    heard.prompt("sound:voiceportal/enter-pin-or-star").await;
+    let (call, mut heard) = stack.call_portal("1001").await;
     call.press(&format!("{PIN}#")).await;
     heard.prompt("sound:vm-youhave").await;
     call.hang_up().await;
@@ -70,17 +66,16 @@ async fn after_an_asterisk_restart_the_service_reconnects_and_the_next_call_work
         .mailbox("1001", "en", Some((PIN, PinOrigin::User)), true)
         .await;
 
+    let connections = stack.service_connections();
     stack.pbx.stop().await;
     stack.pbx.start().await;
-    stack.wait_service_connected().await;
+    stack.wait_service_connected(connections).await;
     // The test's own observer lost its socket with the old Asterisk, and the phones
     // register again.
     stack.observer = Observer::connect(&stack.pbx.ari()).await;
     Phones::wait_registered(&stack.pbx.ari(), &["1001"]).await;
 
-    let call = stack.phones.dial("1001", "*98").await;
-    let mut heard = Heard::of(&stack.observer, &call).await;
-    heard.prompt("sound:voiceportal/enter-pin-or-star").await;
+    let (call, mut heard) = stack.call_portal("1001").await;
     call.press(&format!("{PIN}#")).await;
     heard.prompt("sound:vm-youhave").await;
     call.press("#").await;

@@ -14,8 +14,13 @@ mod ari;
 mod asterisk;
 mod calls;
 mod faults;
+mod fidelity;
+mod migration;
+mod old_voicemail;
 mod pbx;
 mod phones;
+mod receptionist;
+mod web_signin;
 
 use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -33,13 +38,13 @@ use crate::support::fixtures::{id, provision_record};
 use crate::support::redis::TestRedis;
 use crate::support::voiceportal_command;
 use asterisk::Asterisk;
-use pbx::Observer;
-use phones::{Phones, PhonesConfig};
+use pbx::{Heard, Observer};
+use phones::{PhoneCall, Phones, PhonesConfig};
 
 /// The variable naming the Asterisk installation the tests run.
 const INSTALLATION: &str = "VOICEPORTAL_TEST_ASTERISK";
 const PEPPER: &str = "real-test-pepper";
-const ARI_PASSWORD: &str = "real-test-ari";
+pub(crate) const ARI_PASSWORD: &str = "real-test-ari";
 const DEMO_PHONES: [&str; 3] = ["1001", "1002", "1003"];
 
 /// The installation, or None after saying on one line why the test does nothing.
@@ -69,7 +74,7 @@ fn one_at_a_time() -> &'static Mutex<()> {
     LOCK.get_or_init(|| Mutex::new(()))
 }
 
-fn free_tcp_port(host: &str) -> u16 {
+pub(crate) fn free_tcp_port(host: &str) -> u16 {
     TcpListener::bind((host, 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -91,6 +96,8 @@ fn rtp_blocks() -> ((u16, u16), (u16, u16)) {
 
 /// The PBX, the phones, Redis and voiceportal, for one test.
 pub struct Stack {
+    /// The Asterisk installation every instance runs.
+    pub prefix: PathBuf,
     pub pbx: Asterisk,
     /// The phones' Asterisk, kept running for the whole test.
     _phones_asterisk: Asterisk,
@@ -98,6 +105,8 @@ pub struct Stack {
     pub observer: Observer,
     pub store: Store,
     pub config: Config,
+    /// voiceportal's web portals and API.
+    pub web_url: String,
     /// The service's environment (its whole configuration).
     service_env: Vec<(String, String)>,
     /// The running service, if any (shared so a test can kill it mid-call).
@@ -166,7 +175,12 @@ impl Stack {
             .await
             .expect("connect the test store");
         let hash = &config.security.hash;
+        let web_url = format!("http://127.0.0.1:{}", free_tcp_port("127.0.0.1"));
         let service_env = vec![
+            (
+                "VOICEPORTAL__WEB__LISTEN".into(),
+                web_url.trim_start_matches("http://").to_owned(),
+            ),
             ("VOICEPORTAL__ARI__URL".into(), pbx.http.clone()),
             ("VOICEPORTAL__ARI__PASSWORD".into(), ARI_PASSWORD.into()),
             ("VOICEPORTAL__ARI__RECONNECT_MAX".into(), "1s".into()),
@@ -189,12 +203,14 @@ impl Stack {
         let phones = Phones::connect(phones_asterisk.ari()).await;
         let observer = Observer::connect(&pbx.ari()).await;
         let stack = Stack {
+            prefix,
             pbx,
             _phones_asterisk: phones_asterisk,
             phones,
             observer,
             store,
             config,
+            web_url,
             service_env,
             service: std::sync::Mutex::new(None),
             dir,
@@ -211,6 +227,7 @@ impl Stack {
             self.service.lock().expect("service").is_none(),
             "voiceportal is already running"
         );
+        let connections = self.service_connections();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -225,14 +242,23 @@ impl Stack {
             .spawn()
             .expect("start voiceportal");
         *self.service.lock().expect("service") = Some(child);
-        self.wait_service_connected().await;
+        self.wait_service_connected(connections).await;
     }
 
-    /// Waits until voiceportal's events websocket is connected to the PBX.
-    pub async fn wait_service_connected(&self) {
-        let ari = self.pbx.ari();
+    /// How many times voiceportal has connected its events websocket so far (its
+    /// log says so each time). Asterisk's `GET /applications/voiceportal` is no
+    /// proof: an app whose socket died stays listed while it still has channels.
+    pub fn service_connections(&self) -> usize {
+        self.service_log()
+            .matches("ARI events websocket connected")
+            .count()
+    }
+
+    /// Waits until voiceportal has connected its events websocket more than
+    /// `before` times.
+    pub async fn wait_service_connected(&self, before: usize) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while ari.get("/applications/voiceportal").await.is_err() {
+        while self.service_connections() <= before {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "voiceportal did not connect to Asterisk; its log:\n{}",
@@ -299,6 +325,15 @@ impl Stack {
         provision_record(&self.store, &self.config, &record, pin).await;
     }
 
+    /// Phone `from` dials `*98` and, being its owner's own phone, is asked for
+    /// the PIN: the call, and what it hears from there on.
+    pub async fn call_portal(&self, from: &str) -> (PhoneCall<'_>, Heard<'_>) {
+        let call = self.phones.dial(from, "*98").await;
+        let mut heard = Heard::of(&self.observer, &call).await;
+        heard.prompt("sound:voiceportal/enter-pin-or-star").await;
+        (call, heard)
+    }
+
     /// Fails the test when Asterisk could not find a sound it was asked to play:
     /// every prompt the service uses must exist, in every language.
     pub fn assert_no_missing_sounds(&self) {
@@ -315,6 +350,11 @@ impl Stack {
             "Asterisk could not find sounds:\n{}",
             missing.join("\n")
         );
+    }
+
+    /// A folder of this test's own, for another instance or scratch files.
+    pub fn folder(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
     }
 
     /// The PBX's recordings folder.

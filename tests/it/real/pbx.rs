@@ -110,6 +110,17 @@ impl<'a> Heard<'a> {
             .into()
     }
 
+    /// The name prompt; the caller says a name after the beep, presses `#`, and
+    /// keeps it (`1`).
+    pub async fn record_name(&mut self, call: &PhoneCall<'_>) {
+        self.prompt("sound:vm-rec-name").await;
+        self.recording().await;
+        call.say("sound:hello-world").await;
+        call.press("#").await;
+        self.prompt("sound:vm-review").await;
+        call.press("1").await;
+    }
+
     /// The next event on this call's channel (by target or channel id) that
     /// satisfies `wanted`.
     async fn next(&mut self, timeout: Duration, wanted: impl Fn(&Value) -> bool) -> Option<Value> {

@@ -106,6 +106,7 @@ impl PhonesConfig<'_> {
             conf.push_str(&format!(
                 "[{number}]\ntype = endpoint\ntransport = phones\ncontext = phone-incoming\n\
                  disallow = all\nallow = ulaw\ndtmf_mode = rfc4733\ndirect_media = no\n\
+                 media_address = 127.0.0.2\nbind_rtp_to_media_address = yes\n\
                  outbound_auth = {number}-auth\naors = {number}-pbx\nfrom_user = {number}\n\
                  incoming_mwi_mailbox = {number}@phones\n\n\
                  [{number}-auth]\ntype = auth\nauth_type = userpass\nusername = {number}\n\

@@ -13,6 +13,7 @@ use voiceportal::domain::HashCost;
 use voiceportal::store::Store;
 
 use super::redis::TestRedis;
+use super::redis_proxy::RedisProxy;
 
 /// How long tests wait for something the service should do promptly.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -23,6 +24,8 @@ pub struct TestApp {
     pub store: Store,
     /// The running instance's PIN checks; replaced on restart.
     access: Option<Access>,
+    /// `http://127.0.0.1:<port>` of the running instance's web server.
+    pub web_url: String,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -34,6 +37,23 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(sim_config: SimConfig, tweak: impl FnOnce(&mut Config)) -> TestApp {
     spawn_app_on(sim_config, &TestRedis::fresh(), tweak).await
+}
+
+/// The service reaching its fresh Redis through a proxy the test can stall or
+/// take down; the test's own store is connected directly.
+pub async fn spawn_app_behind_proxy(
+    sim_config: SimConfig,
+    tweak: impl FnOnce(&mut Config),
+) -> (TestApp, RedisProxy) {
+    let redis = TestRedis::fresh();
+    let proxy = RedisProxy::start(&redis.url).await;
+    let url = proxy.url.clone();
+    let app = spawn_app_on(sim_config, &redis, move |config| {
+        config.redis.url = url;
+        tweak(config);
+    })
+    .await;
+    (app, proxy)
 }
 
 /// A second service instance, with its own Asterisk, sharing `first`'s Redis.
@@ -54,14 +74,19 @@ async fn spawn_app_on(
         .expect("start the ARI simulator");
     let mut config = test_config(&sim, redis);
     tweak(&mut config);
-    let store = Store::connect(&config.redis)
-        .await
-        .expect("connect the test store");
+    // The test's own view of Redis is direct, even when the service goes
+    // through a proxy (see `spawn_app_behind_proxy`).
+    let store = Store::connect(&voiceportal::config::RedisConfig {
+        url: redis.url.clone(),
+    })
+    .await
+    .expect("connect the test store");
     let mut app = TestApp {
         sim,
         config,
         store,
         access: None,
+        web_url: String::new(),
         stop: None,
         task: None,
     };
@@ -91,6 +116,8 @@ pub fn test_config(sim: &Simulator, redis: &TestRedis) -> Config {
     // The simulator names a phone's channel like the lab: PJSIP/phone1001-...
     config.portal.own_phone_channel = "PJSIP/phone{number}".into();
     config.security.hash = HashCost::fast_for_tests();
+    // Any free port: tests run in parallel, and the lead's own service may hold 8090.
+    config.web.listen = "127.0.0.1:0".into();
     config
 }
 
@@ -106,6 +133,9 @@ impl TestApp {
             .await
             .expect("build the app");
         self.access = Some(app.access().clone());
+        if let Some(addr) = app.web_addr() {
+            self.web_url = format!("http://{addr}");
+        }
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         self.stop = Some(stop_tx);
         self.task = Some(tokio::spawn(app.run(async {

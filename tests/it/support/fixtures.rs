@@ -60,3 +60,35 @@ pub async fn message(
     app.store.save_message(&message, 1000).await.unwrap();
     message
 }
+
+/// Locks mailbox `number` as `max_failed_attempts` wrong PINs would.
+pub async fn lock(app: &TestApp, number: &str) {
+    use voiceportal::store::lockout::{LockSubject, Reservation};
+    let subject = LockSubject::Mailbox(id(number));
+    for _ in 0..app.config.lockout.max_failed_attempts {
+        if let Reservation::Granted(token) = app
+            .store
+            .reserve_attempt(&subject, &app.config.lockout)
+            .await
+            .unwrap()
+        {
+            app.store
+                .finish_attempt(&subject, token, false, &app.config.lockout)
+                .await
+                .unwrap();
+        }
+    }
+    assert!(app.store.lock_status(&subject).await.unwrap().locked);
+}
+
+/// Gives existing mailbox `number` the owner-chosen PIN `pin`.
+pub async fn provision_pin(app: &TestApp, number: &str, pin: &str) {
+    let hasher = PinHasher::new(&app.config.security.pepper, &app.config.security.hash).unwrap();
+    let hash = hasher.hash(&Pin::parse(pin).unwrap()).unwrap();
+    assert!(
+        app.store
+            .set_pin(&id(number), &hash, PinOrigin::User, 5)
+            .await
+            .unwrap()
+    );
+}

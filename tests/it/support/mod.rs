@@ -1,9 +1,13 @@
 pub mod app;
+pub mod app_voicemail;
 pub mod fixtures;
 pub mod logs;
 pub mod probe;
 pub mod redis;
+pub mod redis_proxy;
 pub mod smtp;
+pub mod web;
+pub mod webdriver;
 
 use ari_sim::Simulator;
 use futures_util::StreamExt;
