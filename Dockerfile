@@ -8,14 +8,17 @@ FROM ${RUST_IMAGE} AS build
 WORKDIR /src
 # The dependencies first, in a layer of their own that only Cargo.toml and
 # Cargo.lock change: editing the code then rebuilds voiceportal, not its crates.
-# The workspace's other member (ari-sim, the tests' simulator), the benches and the
-# tests are stubs here: building the binary needs only their manifests' targets.
+# The workspace's other member (ari-sim, the tests' simulator) and every bench and
+# test Cargo.toml declares are stubs here: cargo only needs their files to exist.
 COPY Cargo.toml Cargo.lock ./
 COPY ari-sim/Cargo.toml ari-sim/
-RUN mkdir -p src ari-sim/src benches tests/it \
+RUN mkdir -p src ari-sim/src benches \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs ari-sim/src/lib.rs \
-    && for stub in benches/portal_load.rs benches/pin_hash.rs tests/it/main.rs; do echo 'fn main() {}' > "$stub"; done \
+    && awk '/^\[/ { section = $0 } \
+            section == "[[bench]]" && /^name *=/ { split($0, v, "\""); print "benches/" v[2] ".rs" } \
+            section == "[[test]]" && /^path *=/ { split($0, v, "\""); print v[2] }' Cargo.toml \
+        | while read -r stub; do mkdir -p "$(dirname "$stub")"; echo 'fn main() {}' > "$stub"; done \
     && cargo build --release --locked --bin voiceportal \
     && rm src/main.rs src/lib.rs
 COPY src src
