@@ -21,7 +21,10 @@ RUN mkdir -p src ari-sim/src benches \
         | while read -r stub; do mkdir -p "$(dirname "$stub")"; echo 'fn main() {}' > "$stub"; done \
     && cargo build --release --locked --bin voiceportal \
     && rm src/main.rs src/lib.rs
+# What the crate reads when it compiles: its sources and the OpenAPI document the
+# API serves (include_str!).
 COPY src src
+COPY docs docs
 # The copied sources may be older than the stubs' build: make cargo see them.
 RUN touch src/main.rs src/lib.rs \
     && cargo build --release --locked --bin voiceportal
