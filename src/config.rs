@@ -473,16 +473,54 @@ impl Default for AriConfig {
 #[derive(Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisConfig {
-    /// `redis://[:password@]host:port/db` or `rediss://` for TLS.
+    /// How voiceportal finds Redis: one server (`url`), a Sentinel group
+    /// (`sentinels` + `master_name`) or a Cluster (`nodes`).
+    pub mode: RedisMode,
+    /// Single mode: `redis://[:password@]host:port/db` or `rediss://` for TLS.
     #[serde(serialize_with = "serialize_masked_url")]
     pub url: String,
+    /// Sentinel mode: the sentinels, `host:port` each.
+    pub sentinels: Vec<String>,
+    /// Sentinel mode: the name the sentinels monitor the master under.
+    pub master_name: String,
+    /// Cluster mode: some of the cluster's nodes, `host:port` each; the rest is
+    /// discovered from them.
+    pub nodes: Vec<String>,
+    /// Sentinel and Cluster modes: the password of the Redis servers (`requirepass`).
+    pub password: Secret,
+    /// Sentinel mode: the password of the sentinels themselves, if they have one.
+    pub sentinel_password: Secret,
+    /// After every write, wait until this many replicas have it (`WAIT`), so that
+    /// a failover cannot lose what a caller was told is saved. 0: do not wait
+    /// (replication stays asynchronous).
+    pub wait_replicas: u32,
+    /// How long a write waits for `wait_replicas`; fewer by then fails the write.
+    #[serde(with = "humantime_serde")]
+    pub wait_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedisMode {
+    #[default]
+    Single,
+    Sentinel,
+    Cluster,
 }
 
 /// The URL may carry the Redis password: show it masked.
 impl fmt::Debug for RedisConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisConfig")
+            .field("mode", &self.mode)
             .field("url", &mask_url(&self.url))
+            .field("sentinels", &self.sentinels)
+            .field("master_name", &self.master_name)
+            .field("nodes", &self.nodes)
+            .field("password", &self.password)
+            .field("sentinel_password", &self.sentinel_password)
+            .field("wait_replicas", &self.wait_replicas)
+            .field("wait_timeout", &self.wait_timeout)
             .finish()
     }
 }
@@ -490,8 +528,96 @@ impl fmt::Debug for RedisConfig {
 impl Default for RedisConfig {
     fn default() -> Self {
         RedisConfig {
+            mode: RedisMode::Single,
             url: "redis://127.0.0.1:6379/0".into(),
+            sentinels: Vec::new(),
+            master_name: String::new(),
+            nodes: Vec::new(),
+            password: Secret::default(),
+            sentinel_password: Secret::default(),
+            wait_replicas: 0,
+            wait_timeout: Duration::from_secs(1),
         }
+    }
+}
+
+impl RedisConfig {
+    /// One server at `url`, nothing else set: what tests and `scripts/run` use.
+    pub fn single(url: impl Into<String>) -> RedisConfig {
+        RedisConfig {
+            url: url.into(),
+            ..RedisConfig::default()
+        }
+    }
+
+    /// Checks the settings of the chosen mode, naming the key at fault.
+    fn validate(&self) -> Result<(), ConfigError> {
+        match self.mode {
+            RedisMode::Single => {
+                let redis = url::Url::parse(&self.url)
+                    .map_err(|_| invalid("redis.url", "is not a URL (redis://host:port/db)"))?;
+                if !matches!(redis.scheme(), "redis" | "rediss" | "redis+unix" | "unix") {
+                    return Err(invalid(
+                        "redis.url",
+                        "must start with redis://, rediss:// or unix://",
+                    ));
+                }
+            }
+            RedisMode::Sentinel => {
+                if self.sentinels.is_empty() {
+                    return Err(invalid(
+                        "redis.sentinels",
+                        "must list at least one sentinel (host:port) in sentinel mode",
+                    ));
+                }
+                for address in &self.sentinels {
+                    parse_host_port(address).map_err(|r| invalid("redis.sentinels", r))?;
+                }
+                if self.master_name.is_empty()
+                    || !self
+                        .master_name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                {
+                    return Err(invalid(
+                        "redis.master_name",
+                        "must be the sentinels' name for the master (letters, digits, '-', '_', '.') in sentinel mode",
+                    ));
+                }
+            }
+            RedisMode::Cluster => {
+                if self.nodes.is_empty() {
+                    return Err(invalid(
+                        "redis.nodes",
+                        "must list at least one cluster node (host:port) in cluster mode",
+                    ));
+                }
+                for address in &self.nodes {
+                    parse_host_port(address).map_err(|r| invalid("redis.nodes", r))?;
+                }
+            }
+        }
+        if self.wait_replicas > 0 && self.wait_timeout.is_zero() {
+            return Err(invalid(
+                "redis.wait_timeout",
+                "must be above zero when redis.wait_replicas is set (0 would wait for ever)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `host:port` of a Redis node or sentinel, e.g. `10.0.0.5:26379` or `[::1]:7000`.
+pub fn parse_host_port(address: &str) -> Result<(String, u16), String> {
+    let bad = || format!("`{address}` is not host:port");
+    let (host, port) = address.rsplit_once(':').ok_or_else(bad)?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || host.contains(['/', '@', ' ']) {
+        return Err(bad());
+    }
+    match port.parse::<u16>() {
+        Ok(port) if port > 0 => Ok((host.to_owned(), port)),
+        _ => Err(format!("`{address}` has no valid port (1-65535)")),
     }
 }
 
@@ -655,14 +781,7 @@ impl Config {
         if self.call.max_silent_prompts == 0 {
             return Err(invalid("call.max_silent_prompts", "must be at least 1"));
         }
-        let redis = url::Url::parse(&self.redis.url)
-            .map_err(|_| invalid("redis.url", "is not a URL (redis://host:port/db)"))?;
-        if !matches!(redis.scheme(), "redis" | "rediss" | "redis+unix" | "unix") {
-            return Err(invalid(
-                "redis.url",
-                "must start with redis://, rediss:// or unix://",
-            ));
-        }
+        self.redis.validate()?;
         if self.portal.number.is_empty()
             || self.portal.number.len() > crate::domain::MailboxId::MAX_LEN
             || !self.portal.number.bytes().all(|b| b.is_ascii_digit())
@@ -973,5 +1092,66 @@ mod tests {
         };
         assert!(behind_proxy.https());
         assert_eq!(behind_proxy.base_url(), "https://vm.example.org");
+    }
+
+    #[test]
+    fn each_redis_mode_checks_its_own_settings() {
+        let check = |tweak: fn(&mut RedisConfig)| {
+            let mut config = Config::default();
+            tweak(&mut config.redis);
+            config.validate().map_err(|e| e.to_string())
+        };
+        let err = check(|r| r.mode = RedisMode::Sentinel).unwrap_err();
+        assert!(err.contains("redis.sentinels"), "{err}");
+        let err = check(|r| {
+            r.mode = RedisMode::Sentinel;
+            r.sentinels = vec!["127.0.0.1:26379".into()];
+        })
+        .unwrap_err();
+        assert!(err.contains("redis.master_name"), "{err}");
+        let err = check(|r| {
+            r.mode = RedisMode::Sentinel;
+            r.sentinels = vec!["127.0.0.1".into()];
+            r.master_name = "vp".into();
+        })
+        .unwrap_err();
+        assert!(
+            err.contains("redis.sentinels") && err.contains("host:port"),
+            "{err}"
+        );
+        check(|r| {
+            r.mode = RedisMode::Sentinel;
+            r.sentinels = vec!["127.0.0.1:26379".into(), "[::1]:26380".into()];
+            r.master_name = "vp".into();
+            // The single-server URL is not used in this mode.
+            r.url = "nonsense".into();
+        })
+        .unwrap();
+        let err = check(|r| r.mode = RedisMode::Cluster).unwrap_err();
+        assert!(err.contains("redis.nodes"), "{err}");
+        let err = check(|r| {
+            r.mode = RedisMode::Cluster;
+            r.nodes = vec!["127.0.0.1:0".into()];
+        })
+        .unwrap_err();
+        assert!(err.contains("redis.nodes") && err.contains("port"), "{err}");
+        let err = check(|r| {
+            r.wait_replicas = 1;
+            r.wait_timeout = Duration::ZERO;
+        })
+        .unwrap_err();
+        assert!(err.contains("redis.wait_timeout"), "{err}");
+    }
+
+    #[test]
+    fn redis_passwords_are_masked() {
+        let mut config = Config::default();
+        config.redis.mode = RedisMode::Cluster;
+        config.redis.nodes = vec!["127.0.0.1:7000".into()];
+        config.redis.password = Secret::new("cluster-secret");
+        config.redis.sentinel_password = Secret::new("sentinel-secret");
+        let shown = format!("{config:?} {}", toml::to_string(&config).unwrap());
+        assert!(!shown.contains("cluster-secret"), "{shown}");
+        assert!(!shown.contains("sentinel-secret"), "{shown}");
     }
 }

@@ -108,11 +108,9 @@ fn audit_stream(redis: &TestRedis) -> String {
 }
 
 async fn store(redis: &TestRedis) -> Store {
-    Store::connect(&RedisConfig {
-        url: redis.url.clone(),
-    })
-    .await
-    .unwrap()
+    Store::connect(&RedisConfig::single(redis.url.clone()))
+        .await
+        .unwrap()
 }
 
 fn hasher() -> PinHasher {

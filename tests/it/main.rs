@@ -22,6 +22,7 @@ mod portal;
 mod prompts;
 mod real;
 mod receptionist;
+mod redis_ha;
 mod repair;
 mod store_mailboxes;
 mod trace_logs;

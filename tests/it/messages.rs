@@ -26,11 +26,9 @@ pub(crate) fn mbox(n: &str) -> MailboxId {
 }
 
 pub(crate) async fn store(redis: &TestRedis) -> Store {
-    Store::connect(&RedisConfig {
-        url: redis.url.clone(),
-    })
-    .await
-    .unwrap()
+    Store::connect(&RedisConfig::single(redis.url.clone()))
+        .await
+        .unwrap()
 }
 
 pub(crate) async fn create_mailbox(store: &Store, n: &str, timezone: &str) {
