@@ -202,10 +202,9 @@ impl ConnectionLike for Connection {
         Box::pin(async move {
             check_one_slot(pipeline.cmd_iter().filter_map(first_key).collect())?;
             let values = self.send_pipeline(pipeline, offset, count).await?;
-            if self.durability.replicas > 0 {
-                if let Some(cmd) = pipeline.cmd_iter().find(|c| is_write(c)) {
-                    self.wait_for_replicas(first_key(cmd)).await?;
-                }
+            let first_write = pipeline.cmd_iter().find(|c| is_write(c));
+            if let Some(cmd) = first_write.filter(|_| self.durability.replicas > 0) {
+                self.wait_for_replicas(first_key(cmd)).await?;
             }
             Ok(values)
         })

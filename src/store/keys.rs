@@ -193,10 +193,13 @@ mod tests {
     fn hash_slots_are_the_servers_ones() {
         // Values from `CLUSTER KEYSLOT` on redis-server 7.
         assert_eq!(hash_slot(b"foo"), 12182);
-        assert_eq!(hash_slot(b"123456789"), 0x31C3 % 16384);
-        assert_eq!(hash_slot(b"vp:{1001}:box"), hash_slot(b"1001"));
-        assert_eq!(hash_slot(b"x{}y"), hash_slot(b"x{}y"));
-        assert_ne!(hash_slot(b"vp:{}:a"), hash_slot(b""));
+        assert_eq!(hash_slot(b"vp:mailboxes"), 14071);
+        assert_eq!(hash_slot(b"vp:{1001}:box"), 15391);
+        // The CRC16/XMODEM check value.
+        assert_eq!(crc16_xmodem(b"123456789"), 0x31C3);
+        // Only the first tag counts; an empty one hashes the whole key.
+        assert_eq!(hash_slot(b"vp:{1001}:{x}"), hash_slot(b"1001"));
+        assert_eq!(hash_slot(b"vp:{}:a"), crc16_xmodem(b"vp:{}:a") % 16384);
     }
 
     #[test]

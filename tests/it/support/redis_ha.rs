@@ -299,26 +299,38 @@ impl TestCluster {
         replica
     }
 
-    /// A crash: SIGKILL the master on `port`, wait for its replica to be
-    /// elected, then start the dead node again (it comes back as a replica of
-    /// the new master). Returns the new master's port.
+    /// A crash: SIGKILL the master on `port`. Returns its replica's port.
     pub fn kill_master(&mut self, port: u16) -> u16 {
         let replica = self.replica_of(port);
-        let node = self
-            .nodes
-            .iter_mut()
-            .find(|n| n.port == port)
-            .expect("a node of this cluster");
-        node.kill();
+        self.node(port).kill();
+        replica
+    }
+
+    /// After [`TestCluster::kill_master`]: waits for `replica` to be elected,
+    /// then starts the dead node again (it comes back as a replica of the new
+    /// master, so writes have a replica to wait for again).
+    pub fn recover(&mut self, dead: u16, replica: u16) {
         wait_until("the replica is elected", || {
             role(replica).as_deref() == Some("master")
         });
+        let port = dead;
+        let node = self.node(port);
         node.start();
         wait_until("the old master follows the new one", || {
             role(port).as_deref() == Some("slave")
         });
+        wait_until("the new master has its replica in sync", || {
+            query::<String>(replica, redis::cmd("INFO").arg("replication"))
+                .is_ok_and(|info| info.contains(&format!("port={port},state=online")))
+        });
         self.wait_healthy();
-        replica
+    }
+
+    fn node(&mut self, port: u16) -> &mut Process {
+        self.nodes
+            .iter_mut()
+            .find(|n| n.port == port)
+            .expect("a node of this cluster")
     }
 
     fn any<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> T {
@@ -480,8 +492,7 @@ impl TestSentinels {
         new
     }
 
-    /// A crash: SIGKILL the master and wait for the sentinels to promote a
-    /// replica. The dead one stays dead. Returns the new master's port.
+    /// A crash: SIGKILL the master (it stays dead). Returns its port.
     pub fn kill_master(&mut self) -> u16 {
         let old = self.master();
         let server = self
@@ -490,10 +501,21 @@ impl TestSentinels {
             .find(|s| s.port == old)
             .expect("the master is one of ours");
         server.kill();
+        old
+    }
+
+    /// After [`TestSentinels::kill_master`]: waits for the sentinels to
+    /// promote a replica. Returns the new master's port.
+    pub fn wait_promoted(&self, old: u16) -> u16 {
         wait_until("the sentinels promote a replica", || self.master() != old);
         let new = self.master();
         wait_until("the new master serves writes", || {
             role(new).as_deref() == Some("master")
+        });
+        // The other replica follows it (`wait_replicas = 1` needs one).
+        wait_until("the new master has a replica in sync", || {
+            query::<String>(new, redis::cmd("INFO").arg("replication"))
+                .is_ok_and(|info| info.contains("state=online"))
         });
         new
     }
