@@ -36,12 +36,14 @@ use redis::{
 use super::keys::hash_slot;
 use crate::config::{RedisConfig, RedisMode, mask_url, parse_host_port};
 
-/// Longest wait for a TCP connection to a Redis server or a sentinel.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest wait for a TCP connection to a Redis server or a sentinel
+/// (redis-rs's default, which single mode always had).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Longest wait for an answer (beyond `wait_timeout` for a `WAIT`): a master
-/// that vanished without closing its connections must not hang a call.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest wait for an answer (redis-rs's default; plus `wait_timeout` when
+/// writes wait for replicas): a Redis that stalls or vanished without closing
+/// its connections must not leave a caller in silence.
+const RESPONSE_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// A cheap-to-clone connection to wherever the data lives.
 #[derive(Clone)]
@@ -67,7 +69,11 @@ struct Durability {
 impl Connection {
     /// Connects in the configured mode, so a wrong address is reported at start-up.
     pub async fn open(config: &RedisConfig) -> RedisResult<Connection> {
-        let response_timeout = RESPONSE_TIMEOUT + config.wait_timeout;
+        let response_timeout = if config.wait_replicas > 0 {
+            RESPONSE_TIMEOUT + config.wait_timeout
+        } else {
+            RESPONSE_TIMEOUT
+        };
         let target = match config.mode {
             RedisMode::Single => {
                 let client = redis::Client::open(config.url.as_str())?;

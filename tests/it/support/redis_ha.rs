@@ -175,7 +175,14 @@ fn server_args(port: u16, dir: &Path) -> Vec<String> {
 /// Three masters, one replica each, slots split evenly.
 pub struct TestCluster {
     nodes: Vec<Process>,
-    _dir: PathBuf,
+    dir: PathBuf,
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        self.nodes.iter_mut().for_each(Process::kill);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 impl TestCluster {
@@ -217,8 +224,17 @@ impl TestCluster {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let cluster = TestCluster { nodes, _dir: dir };
+        let cluster = TestCluster { nodes, dir };
         cluster.wait_healthy();
+        // Writes wait for a replica: each master needs its replica in sync.
+        for node in &cluster.nodes {
+            if role(node.port).as_deref() == Some("master") {
+                wait_until("every master has its replica in sync", || {
+                    query::<String>(node.port, redis::cmd("INFO").arg("replication"))
+                        .is_ok_and(|info| info.contains("state=online"))
+                });
+            }
+        }
         cluster
     }
 
@@ -356,7 +372,15 @@ pub fn role(port: u16) -> Option<String> {
 pub struct TestSentinels {
     servers: Vec<Process>,
     sentinels: Vec<Process>,
-    _dir: PathBuf,
+    dir: PathBuf,
+}
+
+impl Drop for TestSentinels {
+    fn drop(&mut self) {
+        self.sentinels.iter_mut().for_each(Process::kill);
+        self.servers.iter_mut().for_each(Process::kill);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 impl TestSentinels {
@@ -368,11 +392,11 @@ impl TestSentinels {
         let mut servers = vec![Process::spawn(
             server.clone(),
             master_port,
-            server_args(master_port, &dir.join("s0").tap_mkdir()),
+            server_args(master_port, &made(dir.join("s0"))),
         )];
         for i in 1..3 {
             let port = free_port();
-            let mut args = server_args(port, &dir.join(format!("s{i}")).tap_mkdir());
+            let mut args = server_args(port, &made(dir.join(format!("s{i}"))));
             args.extend([
                 "--replicaof".into(),
                 "127.0.0.1".into(),
@@ -402,7 +426,7 @@ impl TestSentinels {
         let group = TestSentinels {
             servers,
             sentinels,
-            _dir: dir,
+            dir,
         };
         group.wait_settled(master_port);
         group
@@ -521,13 +545,8 @@ impl TestSentinels {
     }
 }
 
-trait TapMkdir {
-    fn tap_mkdir(self) -> Self;
-}
-
-impl TapMkdir for PathBuf {
-    fn tap_mkdir(self) -> PathBuf {
-        std::fs::create_dir_all(&self).expect("a work dir");
-        self
-    }
+/// `path`, created.
+fn made(path: PathBuf) -> PathBuf {
+    std::fs::create_dir_all(&path).expect("a work dir");
+    path
 }
