@@ -228,3 +228,63 @@ async fn calls_survive_cluster_failovers_and_lose_nothing() {
     block_in_place(|| cluster.recover(second, third));
     after_crash(&app, audit).await;
 }
+
+/// With `wait_replicas` above what the deployment has, a write is refused
+/// with a clear error (its data may stay, like any write whose answer is
+/// lost), and reads go on.
+#[tokio::test]
+async fn a_write_no_replica_confirms_fails_clearly() {
+    let redis = crate::support::redis::TestRedis::fresh();
+    let mut config = RedisConfig::single(redis.url.clone());
+    config.wait_replicas = 1;
+    config.wait_timeout = Duration::from_millis(50);
+    let store = voiceportal::store::Store::connect(&config).await.unwrap();
+    let err = store
+        .audit("tester", "unlock", "1001", "")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("0 of 1 replica(s) acknowledged within 50 ms"),
+        "{err}"
+    );
+    assert_eq!(store.audit_log(10).await.unwrap().len(), 1);
+    assert!(store.mailbox(&id("1001")).await.unwrap().is_none());
+}
+
+/// A mail queue left by a version before the `{mail}` hash tag is moved to
+/// its new keys when the store connects, so no notification is lost.
+#[tokio::test]
+async fn a_legacy_mail_queue_is_moved_on_start() {
+    let redis = crate::support::redis::TestRedis::fresh();
+    let mut raw = redis.connection();
+    let _: () = redis::cmd("HSET")
+        .arg("vp:mail:jobs")
+        .arg("1001/7")
+        .arg("{\"job\":1}")
+        .query(&mut raw)
+        .unwrap();
+    let _: () = redis::cmd("ZADD")
+        .arg("vp:mail:due")
+        .arg(0)
+        .arg("1001/7")
+        .query(&mut raw)
+        .unwrap();
+    let store = voiceportal::store::Store::connect(&RedisConfig::single(redis.url.clone()))
+        .await
+        .unwrap();
+    match store.claim_mail(Duration::from_secs(60)).await.unwrap() {
+        voiceportal::store::mailq::Claim::Job(job) => {
+            assert_eq!(
+                (job.id.as_str(), job.body.as_str()),
+                ("1001/7", "{\"job\":1}")
+            );
+        }
+        other => panic!("the legacy job is gone: {other:?}"),
+    }
+    let old: bool = redis::cmd("EXISTS")
+        .arg("vp:mail:jobs")
+        .query(&mut raw)
+        .unwrap();
+    assert!(!old);
+}
