@@ -479,33 +479,47 @@ async fn watch_switches(
 ) {
     use futures_util::StreamExt;
     let prefix = format!("{master_name} ");
+    let address = sentinel.addr().to_string();
+    let mut failing = false;
     loop {
-        if let Ok(mut pubsub) = async {
+        let subscribed = async {
             let client = redis::Client::open(sentinel.clone())?;
             let mut pubsub = client.get_async_pubsub().await?;
             pubsub.subscribe("+switch-master").await?;
             Ok::<_, RedisError>(pubsub)
         }
-        .await
-        {
-            let mut messages = pubsub.on_message();
-            loop {
-                let message = tokio::time::timeout(Duration::from_secs(5), messages.next()).await;
-                let Some(shared) = shared.upgrade() else {
-                    return;
-                };
-                match message {
-                    Ok(Some(message)) => {
-                        let payload: String = message.get_payload().unwrap_or_default();
-                        if payload.starts_with(&prefix) {
-                            tracing::warn!(announcement = %payload, "redis sentinel: the master changed");
-                            *lock(&shared.master) = None;
+        .await;
+        match subscribed {
+            Ok(mut pubsub) => {
+                failing = false;
+                let mut messages = pubsub.on_message();
+                loop {
+                    let message =
+                        tokio::time::timeout(Duration::from_secs(5), messages.next()).await;
+                    let Some(shared) = shared.upgrade() else {
+                        return;
+                    };
+                    match message {
+                        Ok(Some(message)) => {
+                            let payload: String = message.get_payload().unwrap_or_default();
+                            if payload.starts_with(&prefix) {
+                                tracing::warn!(sentinel = %address, announcement = %payload,
+                                    "redis sentinel: the master changed");
+                                *lock(&shared.master) = None;
+                            }
                         }
+                        Ok(None) => break,
+                        Err(_) => {}
                     }
-                    Ok(None) => break,
-                    Err(_) => {}
                 }
             }
+            // Said once per outage: the sentinel may be down for a while.
+            Err(error) if !failing => {
+                failing = true;
+                tracing::warn!(sentinel = %address, %error,
+                    "redis sentinel: cannot listen for master changes; retrying every second");
+            }
+            Err(_) => {}
         }
         if shared.strong_count() == 0 {
             return;

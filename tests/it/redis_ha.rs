@@ -19,7 +19,7 @@ use voiceportal::store::messages::Folder;
 
 use crate::support::app::{TestApp, WAIT, spawn_app_on_redis};
 use crate::support::fixtures::{id, provision};
-use crate::support::redis_ha::{TestCluster, TestSentinels};
+use crate::support::redis_ha::{MASTER_NAME, PASSWORD, TestCluster, TestSentinels};
 
 const PIN: &str = "135790";
 const WRONG: &str = "246802";
@@ -186,6 +186,7 @@ async fn time_to_read_again(app: &TestApp, what: &str, killed: Instant) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_survive_sentinel_failovers_and_lose_nothing() {
+    crate::support::logs::start_capture();
     let mut group = block_in_place(TestSentinels::start);
     let app = spawn(durable(group.config())).await;
     before(&app).await;
@@ -195,6 +196,15 @@ async fn calls_survive_sentinel_failovers_and_lose_nothing() {
     let second = block_in_place(|| group.fail_over());
     assert_ne!(first, second);
     after_first(&app, audit).await;
+    // The sentinels' announcement reached the store (it reconnects before a
+    // command has to fail on the old master).
+    let logs = crate::support::logs::captured();
+    assert!(
+        logs.contains(&format!(
+            "{MASTER_NAME} 127.0.0.1 {first} 127.0.0.1 {second}"
+        )),
+        "{logs}"
+    );
 
     let killed = Instant::now();
     let dead = block_in_place(|| group.kill_master());
@@ -203,6 +213,7 @@ async fn calls_survive_sentinel_failovers_and_lose_nothing() {
     let third = block_in_place(|| group.wait_promoted(dead));
     assert_ne!(second, third);
     after_crash(&app, audit).await;
+    assert!(!crate::support::logs::captured().contains(PASSWORD));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

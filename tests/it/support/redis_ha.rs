@@ -9,12 +9,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use voiceportal::config::{RedisConfig, RedisMode};
+use voiceportal::config::{RedisConfig, RedisMode, Secret};
 
 /// Long enough for a failover on a loaded machine.
 const SETTLE: Duration = Duration::from_secs(60);
 
 pub const MASTER_NAME: &str = "vpmaster";
+
+/// Every server and sentinel requires it, so the service's passwords are
+/// exercised too.
+pub const PASSWORD: &str = "ha-secret-17";
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -114,7 +118,7 @@ impl Drop for Process {
 }
 
 fn url(port: u16) -> String {
-    format!("redis://127.0.0.1:{port}")
+    format!("redis://:{PASSWORD}@127.0.0.1:{port}")
 }
 
 fn connection(port: u16) -> redis::RedisResult<redis::Connection> {
@@ -159,6 +163,10 @@ fn work_dir(kind: &str) -> PathBuf {
 
 fn server_args(port: u16, dir: &Path) -> Vec<String> {
     vec![
+        "--requirepass".into(),
+        PASSWORD.into(),
+        "--masterauth".into(),
+        PASSWORD.into(),
         "--port".into(),
         port.to_string(),
         "--bind".into(),
@@ -210,7 +218,7 @@ impl TestCluster {
             })
             .collect();
         let mut create = Command::new(binary_cli());
-        create.arg("--cluster").arg("create");
+        create.args(["--no-auth-warning", "-a", PASSWORD, "--cluster", "create"]);
         for node in &nodes {
             create.arg(format!("127.0.0.1:{}", node.port));
         }
@@ -248,6 +256,7 @@ impl TestCluster {
                 .take(2)
                 .map(|n| format!("127.0.0.1:{}", n.port))
                 .collect(),
+            password: Secret::new(PASSWORD),
             ..RedisConfig::default()
         }
     }
@@ -411,8 +420,10 @@ impl TestSentinels {
                 std::fs::write(
                     &conf,
                     format!(
-                        "port {port}\nbind 127.0.0.1\ndir {}\n\
+                        "port {port}\nbind 127.0.0.1\ndir {}\nrequirepass {PASSWORD}\n\
                          sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} 2\n\
+                         sentinel auth-pass {MASTER_NAME} {PASSWORD}\n\
+                         sentinel sentinel-pass {PASSWORD}\n\
                          sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
                          sentinel failover-timeout {MASTER_NAME} 5000\n\
                          sentinel parallel-syncs {MASTER_NAME} 2\n",
@@ -441,6 +452,8 @@ impl TestSentinels {
                 .map(|s| format!("127.0.0.1:{}", s.port))
                 .collect(),
             master_name: MASTER_NAME.into(),
+            password: Secret::new(PASSWORD),
+            sentinel_password: Secret::new(PASSWORD),
             ..RedisConfig::default()
         }
     }
