@@ -129,11 +129,13 @@ impl App {
         let _maintenance = AbortOnDrop(tokio::spawn(repair::periodic(
             self.store.clone(),
             self.client.clone(),
-            mwi,
+            mwi.clone(),
             notifier.clone(),
             self.config.clone(),
             first_pass,
         )));
+        // Lamp changes made through the other Asterisk servers sharing this Redis.
+        let _lamps = AbortOnDrop(tokio::spawn(mwi.clone().follow(self.store.clone())));
         let (socket_tx, socket_rx) = mpsc::unbounded_channel();
         // Dropping the guard stops the websocket, also when this future is dropped.
         let _socket = AbortOnDrop(tokio::spawn(websocket::run(
@@ -184,7 +186,7 @@ impl App {
             config: self.config.clone(),
             store: self.store.clone(),
             access: self.access.clone(),
-            mwi: Mwi::new(self.client.clone(), &self.config.portal.mwi_context),
+            mwi,
             notifier,
             courier: self.courier.clone(),
         });

@@ -16,6 +16,7 @@
 //! | `vp:purge` | sorted set | numbers of deleted mailboxes whose recordings are still in Asterisk, scored by deletion time (ms) |
 //! | `vp:mail:*` | | the e-mail notification queue (see `mailq`) |
 //! | `vp:audit` | stream | admin actions (who, when, what; never a PIN) |
+//! | `vp:lamps` | stream | mailboxes whose lamp changed, for the services of the other Asterisk servers (see `lamps`) |
 //! | `vp:{admins}:index` | set | every web administrator account name |
 //! | `vp:{admins}:account:<name>` | hash | one administrator: password hash, generation (see `accounts`) |
 //! | `vp:{admins}:lock:<name>` | hash | failed sign-ins and lock of one administrator (see `lockout`) |
@@ -120,6 +121,11 @@ pub fn address_rate(address: &std::net::IpAddr, what: &str) -> String {
 /// The audit stream.
 pub fn audit_stream() -> String {
     format!("{PREFIX}:audit")
+}
+
+/// The stream of lamp changes every service follows.
+pub fn lamp_stream() -> String {
+    format!("{PREFIX}:lamps")
 }
 
 #[cfg(test)]

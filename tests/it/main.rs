@@ -23,6 +23,7 @@ mod prompts;
 mod real;
 mod receptionist;
 mod repair;
+mod servers;
 mod store_mailboxes;
 mod trace_logs;
 mod web_admin;
