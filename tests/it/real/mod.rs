@@ -20,6 +20,7 @@ mod old_voicemail;
 mod pbx;
 mod phones;
 mod receptionist;
+mod servers;
 mod web_signin;
 
 use std::net::{TcpListener, UdpSocket};
@@ -88,9 +89,16 @@ fn free_udp_port(host: &str) -> u16 {
         .expect("a free UDP port")
 }
 
-/// Two blocks of 100 RTP ports, one per Asterisk, somewhere in 20000-59999.
+/// Two blocks of 100 RTP ports, one per Asterisk, somewhere in 20000-59999; the
+/// blocks of one test process never overlap (a test may start a second site).
 fn rtp_blocks() -> ((u16, u16), (u16, u16)) {
-    let base = 20_000 + 200 * (rand::random::<u16>() % 200);
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: OnceLock<AtomicU16> = OnceLock::new();
+    let slot = NEXT
+        .get_or_init(|| AtomicU16::new(rand::random::<u16>() % 200))
+        .fetch_add(1, Ordering::Relaxed)
+        % 200;
+    let base = 20_000 + 200 * slot;
     ((base, base + 99), (base + 100, base + 199))
 }
 
@@ -147,6 +155,7 @@ impl Stack {
         let phones_state = dir.join("phones");
         let phones_http = free_tcp_port("127.0.0.2");
         PhonesConfig {
+            host: "127.0.0.2",
             prefix: &prefix,
             state: &phones_state,
             pbx_data: &pbx_state.join("data"),
