@@ -271,7 +271,7 @@ impl Admin {
             .map_err(AdminError::from)?;
         let detail = format!(
             "indexed={} tombstones_cleared={} dangling_removed={} notified_late={} \
-             skipped_live={} skipped_recent={} skipped_no_mailbox={} failed={}",
+             skipped_live={} skipped_recent={} skipped_no_mailbox={} skipped_elsewhere={} failed={}",
             report.indexed,
             report.tombstones_cleared,
             report.dangling_removed,
@@ -279,6 +279,7 @@ impl Admin {
             report.skipped_live,
             report.skipped_recent,
             report.skipped_no_mailbox,
+            report.skipped_elsewhere,
             report.failed
         );
         self.record(actor, "repair", "messages", &detail).await?;

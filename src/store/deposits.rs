@@ -171,6 +171,7 @@ mod tests {
             caller_name: "Bob\nDupont".into(),
             received,
             duration_secs: 0,
+            recorded_on: String::new(),
         };
         let lease = DateTime::from_timestamp_millis(1_700_000_030_000).unwrap();
         let record = decode(&encode(&message, lease)).unwrap();

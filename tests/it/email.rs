@@ -85,6 +85,7 @@ fn message(mailbox: &MailboxRecord) -> Message {
         caller_name: "Bob Dupont".into(),
         received,
         duration_secs: 2,
+        recorded_on: String::new(),
     }
 }
 
