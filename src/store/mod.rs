@@ -8,6 +8,7 @@ pub mod damage;
 pub mod deposits;
 pub mod imports;
 pub mod keys;
+pub mod lease;
 pub mod lockout;
 pub mod mailboxes;
 pub mod mailq;
