@@ -132,7 +132,12 @@ impl App {
         let ari_connected = Arc::new(AtomicBool::new(false));
         let (stopping_tx, stopping_rx) = watch::channel(false);
         let _web = self.web.take().and_then(|listener| {
-            self.start_web(listener, notifier.clone(), ari_connected.clone(), stopping_rx)
+            self.start_web(
+                listener,
+                notifier.clone(),
+                ari_connected.clone(),
+                stopping_rx,
+            )
         });
         let handler = Arc::new(Flows {
             config: self.config.clone(),

@@ -423,8 +423,8 @@ pub struct HaConfig {
     /// instance keeps the standby waiting.
     #[serde(with = "humantime_serde")]
     pub lease_ttl: Duration,
-    /// How often the active instance renews the lease, and the standby tries
-    /// to take it.
+    /// How often the active instance renews the lease (the standby tries to
+    /// take it four times as often).
     #[serde(with = "humantime_serde")]
     pub renew_interval: Duration,
 }

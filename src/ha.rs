@@ -5,11 +5,12 @@
 //! two instances that both connect would take it from each other forever. A
 //! lease in Redis (`store::lease`) decides instead: only its holder opens the
 //! websocket. The standby has everything else ready (Redis, ARI client, web
-//! server) and tries to take the lease every `ha.renew_interval`; the active
-//! renews it as often. An active that cannot renew (Redis lost, or too slow)
+//! server) and tries to take the lease four times per `ha.renew_interval`;
+//! the active renews it every `ha.renew_interval`. An active that cannot renew (Redis lost, or too slow)
 //! gives the application up *before* the lease can lapse in Redis, so the two
 //! never hold it at once; one that is killed simply stops renewing, and the
-//! standby takes over at most `ha.lease_ttl + ha.renew_interval` later. What
+//! standby takes over at most `ha.lease_ttl + ha.renew_interval / 4` later
+//! (plus the time to connect). What
 //! the new owner then finds (callers left mid-call, a message being recorded)
 //! is put right by `takeover`.
 
@@ -171,8 +172,15 @@ impl LeaseKeeper {
                     failing = true;
                 }
             }
-            tokio::time::sleep_until(sent + self.renew).await;
+            tokio::time::sleep_until(sent + self.standby_poll()).await;
         }
+    }
+
+    /// How often the standby asks for the lease: a few times per renewal
+    /// interval, so that it takes over soon after the lease lapses (one `SET`
+    /// that fails is cheap).
+    fn standby_poll(&self) -> Duration {
+        (self.renew / 4).max(Duration::from_millis(50))
     }
 
     /// Renews the lease every `renew_interval` for as long as this instance
@@ -180,7 +188,9 @@ impl LeaseKeeper {
     /// lapse in Redis) once it cannot.
     pub async fn hold(&self, mut valid_until: Instant) -> LeaseLost {
         loop {
-            let give_up_at = valid_until.checked_sub(self.margin()).unwrap_or(valid_until);
+            let give_up_at = valid_until
+                .checked_sub(self.margin())
+                .unwrap_or(valid_until);
             let next = (Instant::now() + self.renew).min(give_up_at);
             tokio::time::sleep_until(next).await;
             if Instant::now() >= give_up_at {

@@ -98,7 +98,8 @@ impl<H: CallHandler> Router<H> {
         items: mpsc::UnboundedReceiver<StreamItem>,
         shutdown: impl Future<Output = ()>,
     ) {
-        self.run_until(items, shutdown, std::future::pending()).await;
+        self.run_until(items, shutdown, std::future::pending())
+            .await;
     }
 
     /// As `run`, but also ends when `lost` completes: this instance no longer

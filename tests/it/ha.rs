@@ -287,7 +287,11 @@ async fn only_the_lease_holder_connects_and_an_orderly_stop_hands_over_at_once()
     assert!(metrics.contains("voiceportal_ha_active 0"), "{metrics}");
 
     a.terminate().await;
-    assert!(a.log().contains("lease released for the standby"), "{}", a.log());
+    assert!(
+        a.log().contains("lease released for the standby"),
+        "{}",
+        a.log()
+    );
     pair.wait_holder("b", TAKEOVER).await;
     pair.wait_connections(2, TAKEOVER).await;
     assert_eq!(b.readyz().await, (200, "active".into()));
@@ -313,7 +317,10 @@ async fn a_killed_active_is_replaced_and_its_caller_hears_the_apology() {
     );
     assert_eq!(pair.holder().await.as_deref(), Some("b"));
     apologised_and_hung_up(&caller).await;
-    assert!(b.log().contains("channel in our application with no call task"));
+    assert!(
+        b.log()
+            .contains("channel in our application with no call task")
+    );
 
     // The new owner serves the next call.
     let next = pair.sim.dial(Dial::portal("1001")).await;
@@ -339,11 +346,7 @@ async fn a_message_recorded_when_the_active_is_killed_is_kept() {
     apologised_and_hung_up(&caller).await;
     let deadline = Instant::now() + WAIT;
     let message = loop {
-        let messages = pair
-            .store
-            .messages(&id("1001"), Folder::New)
-            .await
-            .unwrap();
+        let messages = pair.store.messages(&id("1001"), Folder::New).await.unwrap();
         let lamp = pair.sim.mailbox("1001@default");
         if messages.len() == 1 && lamp == Some((0, 1)) {
             break messages[0].clone();
@@ -358,7 +361,11 @@ async fn a_message_recorded_when_the_active_is_killed_is_kept() {
     assert_eq!(message.caller_number, CALLER);
     assert!(message.duration_secs >= 2, "{message:?}");
     // Indexed by the takeover, long before the dead deposit's lease (30 s) lapsed.
-    assert!(b.log().contains("takeover: stopped a message"), "{}", b.log());
+    assert!(
+        b.log().contains("takeover: stopped a message"),
+        "{}",
+        b.log()
+    );
     let deposits: usize = redis::cmd("HLEN")
         .arg("vp:{1001}:deposits")
         .query(&mut pair.redis.connection())
