@@ -1033,6 +1033,28 @@ mod tests {
     }
 
     #[test]
+    fn ha_timing_must_allow_a_takeover_within_five_seconds() {
+        let ha = HaConfig::default();
+        assert!(!ha.enabled);
+        assert!(ha.lease_ttl + ha.renew_interval <= HA_MAX_TAKEOVER);
+        let check = |tweak: &dyn Fn(&mut HaConfig)| {
+            let mut config = Config::default();
+            tweak(&mut config.ha);
+            config.validate().map_err(|e| e.to_string())
+        };
+        assert!(check(&|_| {}).is_ok());
+        let err = check(&|ha| ha.lease_ttl = Duration::from_secs(10)).unwrap_err();
+        assert!(err.contains("ha.lease_ttl") && err.contains("5s"), "{err}");
+        let err = check(&|ha| ha.renew_interval = Duration::from_secs(2)).unwrap_err();
+        assert!(err.contains("twice ha.renew_interval"), "{err}");
+        let err = check(&|ha| ha.renew_interval = Duration::from_millis(10)).unwrap_err();
+        assert!(err.contains("ha.renew_interval"), "{err}");
+        let err = check(&|ha| ha.instance_id = "a b".into()).unwrap_err();
+        assert!(err.contains("ha.instance_id"), "{err}");
+        assert!(check(&|ha| ha.instance_id = "vp-1.example".into()).is_ok());
+    }
+
+    #[test]
     fn web_defaults_listen_on_loopback_only() {
         let web = WebConfig::default();
         let addr: std::net::SocketAddr = web.listen.parse().unwrap();

@@ -400,3 +400,38 @@ async fn an_active_that_loses_redis_lets_go_and_the_standby_takes_over() {
     next.expect_sound("voiceportal/enter-mailbox", WAIT).await;
     assert!(b.log().contains("took the lease"));
 }
+
+/// The lease's scripts: an instance never extends or removes a lease that is
+/// not its own (one whose lease lapsed and was taken meanwhile, say).
+#[tokio::test]
+async fn an_instance_never_renews_or_releases_another_instances_lease() {
+    let redis = TestRedis::fresh();
+    let store = Store::connect(&RedisConfig {
+        url: redis.url.clone(),
+    })
+    .await
+    .unwrap();
+    let ttl = Duration::from_secs(30);
+    assert!(store.acquire_lease("vp", "a", ttl).await.unwrap());
+    assert!(!store.acquire_lease("vp", "b", ttl).await.unwrap());
+    assert!(!store.renew_lease("vp", "b", ttl).await.unwrap());
+    assert!(!store.release_lease("vp", "b").await.unwrap());
+    assert_eq!(
+        store.lease_holder("vp").await.unwrap().as_deref(),
+        Some("a")
+    );
+    // Another application name is another lease.
+    assert!(store.acquire_lease("other", "b", ttl).await.unwrap());
+
+    assert!(store.renew_lease("vp", "a", ttl).await.unwrap());
+    assert!(store.release_lease("vp", "a").await.unwrap());
+    assert_eq!(store.lease_holder("vp").await.unwrap(), None);
+    // A lease that lapsed cannot be renewed: it must be taken again.
+    assert!(!store.renew_lease("vp", "a", ttl).await.unwrap());
+    assert!(store.acquire_lease("vp", "b", ttl).await.unwrap());
+    assert!(!store.release_lease("vp", "a").await.unwrap());
+    assert_eq!(
+        store.lease_holder("vp").await.unwrap().as_deref(),
+        Some("b")
+    );
+}
