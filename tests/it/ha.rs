@@ -24,6 +24,7 @@ use crate::support::redis::TestRedis;
 use crate::support::redis_proxy::RedisProxy;
 use crate::support::web::WebClient;
 use crate::support::{voiceportal_command, wait_beep};
+use crate::web_owner::ask_code;
 
 const PEPPER: &str = "ha-test-pepper";
 const CALLER: &str = "0612345678";
@@ -275,6 +276,7 @@ fn heard_sound(caller: &Caller, name: &str) -> bool {
 #[tokio::test]
 async fn only_the_lease_holder_connects_and_an_orderly_stop_hands_over_at_once() {
     let pair = Pair::start().await;
+    pair.mailbox().await;
     let (mut a, b) = pair.active_and_standby(&pair.redis.url).await;
     // Several renewals and standby tries later, still one socket, one owner.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -285,6 +287,23 @@ async fn only_the_lease_holder_connects_and_an_orderly_stop_hands_over_at_once()
     assert_eq!(b.readyz().await, (503, "standby".into()));
     let metrics = WebClient::new(&b.web).get("/metrics").await.body;
     assert!(metrics.contains("voiceportal_ha_active 0"), "{metrics}");
+
+    // Phone sign-in: the standby refuses to place the call (its answer would
+    // reach the active instance, which does not hold the code); the active
+    // places it.
+    ask_code(&mut WebClient::new(&b.web), "1001").await;
+    b.wait_log("high-availability standby", WAIT).await;
+    assert!(
+        !pair
+            .sim
+            .request_log()
+            .iter()
+            .any(|r| r.method == "POST" && r.path.starts_with("/ari/channels")),
+        "the standby placed a call"
+    );
+    ask_code(&mut WebClient::new(&a.web), "1001").await;
+    let ringing = pair.sim.wait_originated(WAIT).await;
+    assert!(ringing.is_some(), "the active did not call the phone");
 
     a.terminate().await;
     assert!(
