@@ -143,6 +143,7 @@ impl LeaseKeeper {
     /// so it ends no later than the key's expiry in Redis.
     pub async fn acquire(&self) -> Instant {
         let mut failing = false;
+        let mut told_held = false;
         loop {
             let sent = Instant::now();
             let attempt = tokio::time::timeout(
@@ -156,7 +157,10 @@ impl LeaseKeeper {
                     return sent + self.ttl;
                 }
                 Ok(Ok(false)) => {
-                    debug!("the lease is held by another instance; standing by");
+                    if !told_held {
+                        debug!("the lease is held by another instance; standing by");
+                    }
+                    told_held = true;
                     failing = false;
                 }
                 Ok(Err(e)) => {
