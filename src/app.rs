@@ -171,12 +171,8 @@ impl App {
             } else {
                 repair::PassOutcome::AsteriskUnreachable
             };
-            term.serve(
-                term.maintenance(None, first_pass),
-                shutdown,
-                std::future::pending(),
-            )
-            .await;
+            term.serve(term.maintenance(None, first_pass), shutdown, None)
+                .await;
         } else {
             self.run_highly_available(&term, shutdown).await;
         }
@@ -202,21 +198,16 @@ impl App {
             let took_over = Utc::now();
             self.role.set(Role::Active);
             let hold = keeper.clone();
-            let (lost_tx, lost_rx) = tokio::sync::oneshot::channel();
+            let (lost_tx, lost_rx) = watch::channel(false);
             let holding = AbortOnDrop(tokio::spawn(async move {
-                let why = hold.hold(valid_until).await;
-                let _ = lost_tx.send(why);
+                hold.hold(valid_until).await;
+                let _ = lost_tx.send(true);
             }));
-            let lost = async move {
-                if lost_rx.await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            };
             let ended = term
                 .serve(
                     term.maintenance(Some(took_over), repair::PassOutcome::Complete),
                     shutdown.clone(),
-                    lost,
+                    Some(lost_rx),
                 )
                 .await;
             drop(holding);
@@ -308,13 +299,13 @@ impl Term<'_> {
     }
 
     /// Owns the application: websocket, router and `maintenance`, until
-    /// `shutdown` (the calls drain first) or `lost` (the websocket is closed at
-    /// once, then the calls hear the apology).
+    /// `shutdown` (the calls drain first) or until `lost` turns true (the
+    /// websocket is closed at once, then the calls hear the apology).
     async fn serve(
         &self,
         maintenance: impl Future<Output = ()> + Send + 'static,
         shutdown: impl Future<Output = ()>,
-        lost: impl Future<Output = ()>,
+        lost: Option<watch::Receiver<bool>>,
     ) -> Ended {
         let app = self.app;
         let _maintenance = AbortOnDrop(tokio::spawn(maintenance));
@@ -330,14 +321,25 @@ impl Term<'_> {
             items_tx,
             self.ari_connected.clone(),
         )));
-        let connected = self.ari_connected.clone();
         let lost = async move {
-            lost.await;
-            // Before anything else, so that the next owner's socket is never
-            // taken back by this one's reconnection.
+            match lost {
+                // A keeper that is gone cannot vouch for the lease either.
+                Some(mut lost) => drop(lost.wait_for(|lost| *lost).await),
+                None => std::future::pending().await,
+            }
+        }
+        .shared();
+        // In a task of its own, not in the router's loop (which may be busy
+        // apologising): the websocket closes the moment the lease is lost, so
+        // the next owner's socket is never taken back by this one's
+        // reconnection.
+        let connected = self.ari_connected.clone();
+        let closing = lost.clone();
+        let _closer = AbortOnDrop(tokio::spawn(async move {
+            closing.await;
             drop(socket);
             connected.store(false, Ordering::Relaxed);
-        };
+        }));
         let router = Router::new(
             app.client.clone(),
             app.config.ari.app.clone(),
