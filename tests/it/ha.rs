@@ -394,6 +394,17 @@ async fn a_message_recorded_when_the_active_is_killed_is_kept() {
 
 #[tokio::test]
 async fn an_active_that_loses_redis_lets_go_and_the_standby_takes_over() {
+    loses_redis(false).await;
+}
+
+/// Redis frozen for the active one (its requests held, unanswered): the same,
+/// and when the held requests finally reach Redis they change nothing.
+#[tokio::test]
+async fn an_active_whose_redis_stalls_lets_go_and_the_standby_takes_over() {
+    loses_redis(true).await;
+}
+
+async fn loses_redis(stall: bool) {
     let pair = Pair::start().await;
     pair.mailbox().await;
     let proxy = RedisProxy::start(&pair.redis.url).await;
@@ -401,7 +412,11 @@ async fn an_active_that_loses_redis_lets_go_and_the_standby_takes_over() {
     let caller = pair.sim.dial(Dial::portal("1001")).await;
     caller.expect_sound("voiceportal/enter-mailbox", WAIT).await;
 
-    proxy.take_down();
+    if stall {
+        proxy.stall();
+    } else {
+        proxy.take_down();
+    }
     a.wait_log("giving the application up", TAKEOVER).await;
     pair.wait_holder("b", TAKEOVER).await;
     pair.wait_connections(2, TAKEOVER).await;
