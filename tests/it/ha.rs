@@ -349,6 +349,17 @@ async fn a_killed_active_is_replaced_and_its_caller_hears_the_apology() {
 
 #[tokio::test]
 async fn a_message_recorded_when_the_active_is_killed_is_kept() {
+    killed_during_a_deposit(false).await;
+}
+
+/// Killed while the caller reviews the message (recorded, not yet indexed):
+/// the caller is hung up, which sends, as a hang-up does.
+#[tokio::test]
+async fn a_message_in_review_when_the_active_is_killed_is_kept() {
+    killed_during_a_deposit(true).await;
+}
+
+async fn killed_during_a_deposit(in_review: bool) {
     let pair = Pair::start().await;
     pair.mailbox().await;
     let (mut a, b) = pair.active_and_standby(&pair.redis.url).await;
@@ -358,10 +369,15 @@ async fn a_message_recorded_when_the_active_is_killed_is_kept() {
     wait_beep(&caller).await;
     caller.set_audio(CallerAudio::Talking);
     tokio::time::sleep(Duration::from_secs(2)).await;
+    if in_review {
+        caller.set_audio(CallerAudio::Silence);
+        caller.press("#").await;
+        caller.expect_sound("vm-review", WAIT).await;
+    }
 
     a.kill();
     pair.wait_connections(2, TAKEOVER).await;
-    // Still talking: the new owner stops the recording, apologises, hangs up.
+    // The new owner stops the recording if it still runs, apologises, hangs up.
     apologised_and_hung_up(&caller).await;
     let deadline = Instant::now() + WAIT;
     let message = loop {
@@ -378,10 +394,18 @@ async fn a_message_recorded_when_the_active_is_killed_is_kept() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(message.caller_number, CALLER);
-    assert!(message.duration_secs >= 2, "{message:?}");
-    // Indexed by the takeover, long before the dead deposit's lease (30 s) lapsed.
+    assert!(message.duration_secs >= 1, "{message:?}");
+    // Adopted at the takeover: indexed long before the dead deposit's lease
+    // (30 s) lapsed.
     assert!(
+        b.log()
+            .contains("takeover: deposits of the previous instance adopted"),
+        "{}",
+        b.log()
+    );
+    assert_eq!(
         b.log().contains("takeover: stopped a message"),
+        !in_review,
         "{}",
         b.log()
     );
