@@ -186,7 +186,7 @@ impl App {
         term: &Term<'_>,
         shutdown: futures_util::future::Shared<impl Future<Output = ()>>,
     ) {
-        let keeper = LeaseKeeper::new(&self.config, self.store.clone(), instance_id(&self.config));
+        let keeper = LeaseKeeper::new(&self.config, self.store.clone(), &instance_id(&self.config));
         info!(instance = %keeper.holder(), ttl = ?self.config.ha.lease_ttl,
             "high availability: standing by until this instance holds the lease");
         loop {

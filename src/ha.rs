@@ -117,16 +117,21 @@ pub struct LeaseKeeper {
 }
 
 impl LeaseKeeper {
-    pub fn new(config: &Config, store: Store, holder: String) -> LeaseKeeper {
+    /// `instance` names this instance in the lease; a random suffix makes
+    /// the value its own even if two instances were given the same name
+    /// (each then only ever renews what it took itself).
+    pub fn new(config: &Config, store: Store, instance: &str) -> LeaseKeeper {
+        let nonce: u32 = rand::random();
         LeaseKeeper {
             store,
             app: config.ari.app.clone(),
-            holder,
+            holder: format!("{instance}#{nonce:08x}"),
             ttl: config.ha.lease_ttl,
             renew: config.ha.renew_interval,
         }
     }
 
+    /// The lease's value while this instance holds it: `<instance>#<random>`.
     pub fn holder(&self) -> &str {
         &self.holder
     }

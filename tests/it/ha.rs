@@ -134,6 +134,11 @@ impl Pair {
     /// Starts instance `name`, reaching Redis at `redis_url` (the test's
     /// Redis, or a proxy in front of it).
     async fn instance(&self, name: &'static str, redis_url: &str) -> Instance {
+        self.instance_as(name, name, redis_url).await
+    }
+
+    /// Instance `name` with `ha.instance_id = id`.
+    async fn instance_as(&self, name: &'static str, id: &str, redis_url: &str) -> Instance {
         let sim = self.sim.config();
         let hash = HashCost::fast_for_tests();
         let web = format!("127.0.0.1:{}", free_tcp_port("127.0.0.1"));
@@ -158,7 +163,7 @@ impl Pair {
             ),
             ("VOICEPORTAL__WEB__LISTEN", web.clone()),
             ("VOICEPORTAL__HA__ENABLED", "true".into()),
-            ("VOICEPORTAL__HA__INSTANCE_ID", name.into()),
+            ("VOICEPORTAL__HA__INSTANCE_ID", id.into()),
             ("VOICEPORTAL__LOG__FILTER", "info,voiceportal=debug".into()),
         ];
         let child = voiceportal_command()
@@ -181,12 +186,17 @@ impl Pair {
         instance
     }
 
-    /// The instance holding the lease, per Redis.
+    /// The instance holding the lease, per Redis (its name, without the
+    /// random suffix of its lease value).
     async fn holder(&self) -> Option<String> {
-        self.store
+        let value = self
+            .store
             .lease_holder(&self.sim.config().app)
             .await
-            .expect("read the lease")
+            .expect("read the lease")?;
+        let (name, nonce) = value.split_once('#').expect("<instance>#<nonce>");
+        assert_eq!(nonce.len(), 8, "{value}");
+        Some(name.to_owned())
     }
 
     async fn wait_holder(&self, name: &str, timeout: Duration) {
@@ -317,6 +327,23 @@ async fn only_the_lease_holder_connects_and_an_orderly_stop_hands_over_at_once()
     // A call goes to the new owner.
     let caller = pair.sim.dial(Dial::portal("1001")).await;
     caller.expect_sound("voiceportal/enter-mailbox", WAIT).await;
+}
+
+/// Two instances given the same `ha.instance_id` by mistake still never both
+/// own the application: each lease value is the instance's own.
+#[tokio::test]
+async fn two_instances_with_the_same_name_never_both_connect() {
+    let pair = Pair::start().await;
+    let first = pair.instance_as("first", "same", &pair.redis.url).await;
+    pair.wait_connections(1, WAIT).await;
+    let second = pair.instance_as("second", "same", &pair.redis.url).await;
+    second
+        .wait_log("standing by until this instance holds the lease", WAIT)
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(pair.connections(), 1);
+    assert!(first.log().contains("ARI events websocket connected"));
+    assert!(!second.log().contains("ARI events websocket connected"));
 }
 
 #[tokio::test]
