@@ -417,7 +417,8 @@ impl Default for RepairConfig {
 pub struct HaConfig {
     pub enabled: bool,
     /// This instance's name in the lease and the logs; empty means
-    /// `<hostname>-<pid>`. Two instances must never share one.
+    /// `<hostname>-<pid>`. (The lease value adds a random suffix, so even two
+    /// instances given the same name never both hold it.)
     pub instance_id: String,
     /// How long the lease lasts without renewal: the longest a dead active
     /// instance keeps the standby waiting.
