@@ -334,11 +334,13 @@ impl Term<'_> {
         // the next owner's socket is never taken back by this one's
         // reconnection.
         let connected = self.ari_connected.clone();
+        let role = app.role.clone();
         let closing = lost.clone();
         let _closer = AbortOnDrop(tokio::spawn(async move {
             closing.await;
             drop(socket);
             connected.store(false, Ordering::Relaxed);
+            role.set(Role::Standby);
         }));
         let router = Router::new(
             app.client.clone(),
