@@ -15,6 +15,7 @@
 //! | `vp:mailboxes` | set | every provisioned mailbox number |
 //! | `vp:purge` | sorted set | numbers of deleted mailboxes whose recordings are still in Asterisk, scored by deletion time (ms) |
 //! | `vp:mail:*` | | the e-mail notification queue (see `mailq`) |
+//! | `vp:{ha:<app>}:owner` | string, expiring | the instance that owns ARI application `<app>` under `[ha]` (see `lease`) |
 //! | `vp:audit` | stream | admin actions (who, when, what; never a PIN) |
 //! | `vp:lamps` | stream | mailboxes whose lamp changed, for the services of the other Asterisk servers (see `lamps`) |
 //! | `vp:{admins}:index` | set | every web administrator account name |

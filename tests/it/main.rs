@@ -10,6 +10,7 @@ mod deposit;
 mod dialplan;
 mod email;
 mod entry_points;
+mod ha;
 mod import;
 mod load;
 mod lockout;

@@ -15,6 +15,7 @@ mod asterisk;
 mod calls;
 mod faults;
 mod fidelity;
+mod ha;
 mod migration;
 mod old_voicemail;
 mod pbx;
@@ -127,6 +128,11 @@ impl Stack {
     /// Everything started and connected, or None (said why) without an
     /// installation.
     pub async fn start() -> Option<Stack> {
+        Stack::start_with(&[]).await
+    }
+
+    /// As `start`, with more settings for the service (`VOICEPORTAL__...`).
+    pub async fn start_with(extra_env: &[(&str, &str)]) -> Option<Stack> {
         let prefix = installation()?;
         let turn = one_at_a_time().lock().await;
         let dir = std::env::temp_dir().join(format!(
@@ -209,6 +215,12 @@ impl Stack {
             ),
         ];
 
+        let mut service_env = service_env;
+        service_env.extend(
+            extra_env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         let phones = Phones::connect(phones_asterisk.ari()).await;
         let observer = Observer::connect(&pbx.ari()).await;
         let stack = Stack {
