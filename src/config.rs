@@ -80,6 +80,7 @@ pub struct Config {
     pub lockout: LockoutPolicy,
     pub web: WebConfig,
     pub log: LogConfig,
+    pub ha: HaConfig,
 }
 
 /// The HTTP server of `serve`: the administrator portal, the owners' portal, the
@@ -405,6 +406,77 @@ impl Default for RepairConfig {
         RepairConfig {
             interval: Duration::from_secs(300),
         }
+    }
+}
+
+/// High availability (`[ha]`): two `serve` instances for one Asterisk, of which
+/// only the holder of a lease in Redis owns the Stasis application (see `ha`).
+/// Off by default: one instance, which connects at once.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HaConfig {
+    pub enabled: bool,
+    /// This instance's name in the lease and the logs; empty means
+    /// `<hostname>-<pid>`. (The lease value adds a random suffix, so even two
+    /// instances given the same name never both hold it.)
+    pub instance_id: String,
+    /// How long the lease lasts without renewal: the longest a dead active
+    /// instance keeps the standby waiting.
+    #[serde(with = "humantime_serde")]
+    pub lease_ttl: Duration,
+    /// How often the active instance renews the lease (the standby tries to
+    /// take it four times as often).
+    #[serde(with = "humantime_serde")]
+    pub renew_interval: Duration,
+}
+
+/// The longest takeover `[ha]` may be configured for (lease TTL plus one
+/// standby retry): the promise of a takeover within 5 seconds.
+pub const HA_MAX_TAKEOVER: Duration = Duration::from_secs(5);
+
+impl Default for HaConfig {
+    fn default() -> Self {
+        HaConfig {
+            enabled: false,
+            instance_id: String::new(),
+            lease_ttl: Duration::from_secs(3),
+            renew_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+impl HaConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.instance_id.len() > 100
+            || !self
+                .instance_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(invalid(
+                "ha.instance_id",
+                "must be at most 100 letters, digits, '-', '_' or '.' (empty: hostname-pid)",
+            ));
+        }
+        if self.renew_interval < Duration::from_millis(100) {
+            return Err(invalid("ha.renew_interval", "must be at least 100ms"));
+        }
+        if self.lease_ttl < self.renew_interval.saturating_mul(2) {
+            return Err(invalid(
+                "ha.lease_ttl",
+                "must be at least twice ha.renew_interval, so that one slow renewal does not lose the lease",
+            ));
+        }
+        if self.lease_ttl + self.renew_interval > HA_MAX_TAKEOVER {
+            return Err(invalid(
+                "ha.lease_ttl",
+                format!(
+                    "ha.lease_ttl + ha.renew_interval must not exceed {}s: that is how long a standby may wait before it takes over",
+                    HA_MAX_TAKEOVER.as_secs()
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -854,6 +926,7 @@ impl Config {
             .validate()
             .map_err(|reason| invalid("lockout", reason))?;
         self.web.validate()?;
+        self.ha.validate()?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_err() {
             return Err(invalid(
                 "log.filter",
@@ -1077,6 +1150,28 @@ mod tests {
         config.web.public_url = "ftp://example.org".into();
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("web.public_url"), "{err}");
+    }
+
+    #[test]
+    fn ha_timing_must_allow_a_takeover_within_five_seconds() {
+        let ha = HaConfig::default();
+        assert!(!ha.enabled);
+        assert!(ha.lease_ttl + ha.renew_interval <= HA_MAX_TAKEOVER);
+        let check = |tweak: &dyn Fn(&mut HaConfig)| {
+            let mut config = Config::default();
+            tweak(&mut config.ha);
+            config.validate().map_err(|e| e.to_string())
+        };
+        assert!(check(&|_| {}).is_ok());
+        let err = check(&|ha| ha.lease_ttl = Duration::from_secs(10)).unwrap_err();
+        assert!(err.contains("ha.lease_ttl") && err.contains("5s"), "{err}");
+        let err = check(&|ha| ha.renew_interval = Duration::from_secs(2)).unwrap_err();
+        assert!(err.contains("twice ha.renew_interval"), "{err}");
+        let err = check(&|ha| ha.renew_interval = Duration::from_millis(10)).unwrap_err();
+        assert!(err.contains("ha.renew_interval"), "{err}");
+        let err = check(&|ha| ha.instance_id = "a b".into()).unwrap_err();
+        assert!(err.contains("ha.instance_id"), "{err}");
+        assert!(check(&|ha| ha.instance_id = "vp-1.example".into()).is_ok());
     }
 
     #[test]

@@ -16,7 +16,9 @@
 //! | `vp:mailboxes` | set | every provisioned mailbox number (may list a number whose record is missing: skipped) |
 //! | `vp:purge` | sorted set | numbers of deleted mailboxes whose recordings may still be in Asterisk, scored by deletion time (ms), for repair |
 //! | `vp:{mail}:*` | | the e-mail notification queue (see `mailq`) |
+//! | `vp:{ha:<app>}:owner` | string, expiring | the instance that owns ARI application `<app>` under `[ha]` (see `lease`) |
 //! | `vp:audit` | stream | admin actions (who, when, what; never a PIN) |
+//! | `vp:lamps` | stream | mailboxes whose lamp changed, for the services of the other Asterisk servers (see `lamps`) |
 //! | `vp:{admins}:index` | set | every web administrator account name |
 //! | `vp:{admins}:account:<name>` | hash | one administrator: password hash, generation (see `accounts`) |
 //! | `vp:{admins}:lock:<name>` | hash | failed sign-ins and lock of one administrator (see `lockout`) |
@@ -152,6 +154,11 @@ pub fn address_rate(address: &std::net::IpAddr, what: &str) -> String {
 /// The audit stream.
 pub fn audit_stream() -> String {
     format!("{PREFIX}:audit")
+}
+
+/// The stream of lamp changes every service follows.
+pub fn lamp_stream() -> String {
+    format!("{PREFIX}:lamps")
 }
 
 /// The Redis Cluster hash slot of a key (CRC16/XMODEM of its hash tag, or of

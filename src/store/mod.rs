@@ -9,6 +9,8 @@ pub mod damage;
 pub mod deposits;
 pub mod imports;
 pub mod keys;
+pub mod lamps;
+pub mod lease;
 pub mod lockout;
 pub mod mailboxes;
 pub mod mailq;

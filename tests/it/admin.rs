@@ -602,6 +602,7 @@ async fn json_outputs_for_scripts_and_reads_are_not_audited() {
             caller_name: "Bob".into(),
             received,
             duration_secs: 7,
+            recorded_on: String::new(),
         };
         store.save_message(&message, 100).await.unwrap();
     }

@@ -83,6 +83,7 @@ fn message(mailbox: &MailboxRecord) -> Message {
         caller_name: "Bob Dupont".into(),
         received,
         duration_secs: 2,
+        recorded_on: String::new(),
     }
 }
 

@@ -55,6 +55,7 @@ pub(crate) fn message(m: &str, ago: TimeDelta, suffix: u32, caller: &str) -> Mes
         },
         received,
         duration_secs: 4,
+        recorded_on: String::new(),
     }
 }
 
@@ -428,6 +429,7 @@ async fn admin_cli_lists_downloads_and_deletes_messages() {
         caller_name: "Bob".into(),
         received,
         duration_secs: 3,
+        recorded_on: String::new(),
     };
     let b = Message {
         id: MessageId::with_suffix(received + TimeDelta::minutes(1), 0xb2),

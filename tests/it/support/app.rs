@@ -64,6 +64,21 @@ pub async fn spawn_second_instance(first: &TestApp) -> TestApp {
     spawn_app_on(SimConfig::default(), &redis, |_| {}).await
 }
 
+/// A second service instance sharing `first`'s Redis, reaching it through a
+/// proxy the test can take down.
+pub async fn spawn_second_instance_behind_proxy(first: &TestApp) -> (TestApp, RedisProxy) {
+    let redis = TestRedis {
+        url: first.config.redis.url.clone(),
+    };
+    let proxy = RedisProxy::start(&redis.url).await;
+    let url = proxy.url.clone();
+    let app = spawn_app_on(SimConfig::default(), &redis, move |config| {
+        config.redis.url = url;
+    })
+    .await;
+    (app, proxy)
+}
+
 async fn spawn_app_on(
     sim_config: SimConfig,
     redis: &TestRedis,
