@@ -120,13 +120,10 @@ impl Connection {
         }
     }
 
-    /// The nodes that hold data, for what must visit every one (a Cluster's
-    /// masters); `None` outside a Cluster, where the one connection sees it all.
-    pub fn cluster(&self) -> Option<&ClusterConnection> {
-        match &self.target {
-            Target::Cluster(cluster) => Some(cluster),
-            _ => None,
-        }
+    /// Whether the data is spread over a Cluster (where keys of different
+    /// hash slots can never be touched in one command).
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.target, Target::Cluster(_))
     }
 
     async fn send(&mut self, cmd: &Cmd) -> RedisResult<Value> {
@@ -257,6 +254,17 @@ const READ_ONLY: &[&[u8]] = &[
     b"EVALSHA_RO",
     b"EVAL_RO",
     b"SCRIPT",
+    b"XREAD",
+    b"MGET",
+    b"STRLEN",
+    b"HKEYS",
+    b"HVALS",
+    b"LLEN",
+    b"LINDEX",
+    b"ZCOUNT",
+    b"ZRANK",
+    b"ZRANGEBYSCORE",
+    b"ZREVRANGEBYSCORE",
 ];
 
 fn is_write(cmd: &Cmd) -> bool {

@@ -60,7 +60,7 @@ impl Store {
                 source,
             })?;
         let store = Store { conn, masked_url };
-        if store.conn.cluster().is_none() {
+        if !store.conn.is_cluster() {
             store.move_legacy_mail_queue().await?;
         }
         Ok(store)
