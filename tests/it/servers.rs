@@ -1,5 +1,6 @@
-//! Several Asterisk servers, each with its own voiceportal, sharing one Redis
-//! (docs/SCALING.md): a lamp changed through one server is set on the others.
+//! Several Asterisk servers, each with its own voiceportal, sharing one Redis or
+//! one Redis Cluster (docs/SCALING.md): a lamp changed through one server is set
+//! on the others, and the lockout holds across them.
 //! Strikes and the lock shared across instances are in `portal.rs`; the real
 //! two-Asterisk test, with a shared recordings folder, is `real::servers`.
 
@@ -9,9 +10,11 @@ use ari_sim::{Dial, Heard};
 use voiceportal::store::mailboxes::PinOrigin;
 
 use crate::support::app::{
-    TestApp, WAIT, spawn_app, spawn_second_instance, spawn_second_instance_behind_proxy,
+    TestApp, WAIT, spawn_app, spawn_app_on_redis, spawn_second_instance,
+    spawn_second_instance_behind_proxy,
 };
 use crate::support::fixtures::provision;
+use crate::support::redis_ha::TestCluster;
 
 /// Someone leaves a 2-second message for `number` through `app`'s Asterisk.
 async fn leave_message(app: &TestApp, number: &str) {
@@ -75,4 +78,58 @@ async fn a_server_that_lost_redis_republishes_the_lamps_it_missed() {
     assert_eq!(second.sim.mailbox("1001@default"), None);
     proxy.resume();
     wait_lamp(&second, "1001@default", (0, 1)).await;
+}
+
+/// Someone on `number`'s own phone enters `pin` at the portal through `app`'s
+/// Asterisk; returns what the portal answered.
+async fn try_pin(app: &TestApp, number: &str, pin: &str) -> String {
+    let caller = app.sim.dial(Dial::portal(number)).await;
+    caller
+        .expect_sound("voiceportal/enter-pin-or-star", WAIT)
+        .await;
+    caller.press(&format!("{pin}#")).await;
+    let answer = loop {
+        match caller.next_heard(WAIT).await {
+            Some(Heard::Sound { name, .. })
+                if name.starts_with("voiceportal/pin-") || name == "vm-youhave" =>
+            {
+                break name;
+            }
+            Some(_) => {}
+            None => panic!("no answer to the PIN; heard {:?}", caller.heard()),
+        }
+    };
+    caller.hangup().await;
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_redis_cluster_share_lamps_and_the_lockout() {
+    let cluster = tokio::task::block_in_place(TestCluster::start);
+    let first = spawn_app_on_redis(Default::default(), cluster.config(), |_| {}).await;
+    let second = spawn_app_on_redis(Default::default(), cluster.config(), |_| {}).await;
+    provision(&first, "1001", Some(("135790", PinOrigin::User)), false).await;
+
+    leave_message(&first, "1001").await;
+    wait_lamp(&second, "1001@default", (0, 1)).await;
+
+    let mut answers = Vec::new();
+    for app in [&first, &second, &first, &second, &first] {
+        let pin = if answers.len() == 4 {
+            "135790"
+        } else {
+            "246802"
+        };
+        answers.push(try_pin(app, "1001", pin).await);
+    }
+    assert_eq!(
+        answers,
+        [
+            "voiceportal/pin-incorrect",
+            "voiceportal/pin-incorrect",
+            "voiceportal/pin-incorrect",
+            "voiceportal/pin-locked",
+            "voiceportal/pin-locked",
+        ]
+    );
 }
