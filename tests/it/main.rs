@@ -23,6 +23,7 @@ mod prompts;
 mod real;
 mod receptionist;
 mod repair;
+mod shared_mailbox;
 mod store_mailboxes;
 mod trace_logs;
 mod web_admin;
