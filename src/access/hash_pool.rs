@@ -103,6 +103,15 @@ impl HashPool {
         &self,
         job: impl FnOnce(&mut Hashing<'_>) -> T + Send + 'static,
     ) -> Result<T, PoolError> {
+        self.submit(job)?.result().await
+    }
+
+    /// Queues `job` now (its place in line is taken before this returns); the
+    /// answer comes from [`Queued::result`].
+    pub fn submit<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Hashing<'_>) -> T + Send + 'static,
+    ) -> Result<Queued<T>, PoolError> {
         let (reply, result) = oneshot::channel();
         {
             let mut state = self.shared.lock();
@@ -117,7 +126,17 @@ impl HashPool {
                 }));
         }
         self.shared.ready.notify_one();
-        result.await.map_err(|_| PoolError::Lost)
+        Ok(Queued(result))
+    }
+}
+
+/// A job in the queue; dropping it does not withdraw the job.
+pub struct Queued<T>(oneshot::Receiver<T>);
+
+impl<T> Queued<T> {
+    /// Waits for the job's answer.
+    pub async fn result(self) -> Result<T, PoolError> {
+        self.0.await.map_err(|_| PoolError::Lost)
     }
 }
 
