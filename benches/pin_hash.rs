@@ -4,16 +4,18 @@
 //! `VP_BENCH_WORKERS=2`). Prints, asserts nothing:
 //!
 //! 1. **Per-cost table**: for argon2id costs from the cheapest to OWASP's
-//!    variants, the median verification time with fresh memory per run (what
-//!    argon2's own `verify_password` does) and with one reused [`HashMemory`]
-//!    (what each hashing thread does), and the logins per second that gives on
-//!    the workers.
+//!    variants, the median verification time (wall and the thread's CPU time)
+//!    with fresh memory per run (what argon2's own `verify_password` does) and
+//!    with one reused `HashMemory` (what each hashing thread does), and the
+//!    logins per second that CPU time gives on the workers.
 //! 2. **Bursts through the pool**: N verifications queued at once on the
 //!    production `HashPool` (default cost): p50/p95/max of the wait before a
 //!    worker takes the job and of the whole latency (queued → answered), beside
 //!    the theory "hash time × queue ahead / workers" (+ one hash for the
-//!    latency), and the FIFO check (start order = queue order; the last queued
-//!    waits the longest). The same bursts through the previous design (a
+//!    latency), the target bound (see `print_burst`), the workers' mean idle
+//!    time between two jobs (the queue's own cost), and the FIFO check (start
+//!    order = queue order; `*` if the last queued did not wait the longest).
+//!    The same bursts through the previous design (a
 //!    semaphore of one slot per core around `spawn_blocking` with fresh memory)
 //!    for comparison.
 //!
@@ -63,16 +65,17 @@ fn main() {
         let stored = hasher.hash(&pin).expect("hash");
         let hash_ms = reused_median_ms(&hasher, &pin, &stored);
         println!(
-            "\nbursts at the {label} cost {cost:?}: one verification {hash_ms:.2} ms (reused memory)"
+            "\nbursts at the {label} cost {cost:?}: one verification {hash_ms:.2} ms of CPU (reused memory)"
         );
         println!(
-            "{:>6} {:>9} | {:>24} | {:>26} | {:>21} | {:>14} | FIFO",
+            "{:>6} {:>9} | {:>24} | {:>26} | {:>21} | {:>14} | {:>8} | FIFO",
             "burst",
             "design",
             "wait p50/p95/max ms",
             "latency p50/p95/max ms",
             "theory p95/max ms",
-            "p95 bound ms"
+            "p95 bound ms",
+            "idle ms"
         );
         for &n in &bursts {
             let pool = Arc::new(HashPool::start(&hasher, workers, n.max(1)).expect("pool"));
@@ -87,11 +90,11 @@ fn main() {
 /// Median verification time per cost, fresh vs reused memory.
 fn cost_table(pepper: &Secret, pin: &Pin, workers: usize) {
     println!(
-        "\n{:>10} {:>5} | {:>14} {:>15} | {:>11} {:>13}",
+        "\n{:>10} {:>5} | {:>17} | {:>17} | {:>6} | {:>13}",
         "memory",
         "iter",
-        "fresh ms (med)",
-        "reused ms (med)",
+        "wall fresh/reused",
+        "CPU fresh/reused",
         "saved",
         format!("logins/s x{workers}")
     );
@@ -114,27 +117,38 @@ fn cost_table(pepper: &Secret, pin: &Pin, workers: usize) {
         };
         let hasher = PinHasher::new(pepper, &cost).expect("a valid cost");
         let stored = hasher.hash(pin).expect("hash");
-        let fresh = median(measure(|| {
+        let (fresh, fresh_cpu) = measure(|| {
             assert!(hasher.verify(pin, &stored));
-        }));
-        let reused = reused_median_ms(&hasher, pin, &stored);
+        });
+        let mut memory = hasher.memory();
+        let mut hashing = hasher.with(&mut memory);
+        assert!(hashing.verify(pin, &stored));
+        let (reused, reused_cpu) = measure(|| {
+            assert!(hashing.verify(pin, &stored));
+        });
+        let (fresh_cpu, reused_cpu) = (median(fresh_cpu), median(reused_cpu));
         println!(
-            "{:>7} KiB {iterations:>5} | {:>14.2} {reused:>15.2} | {:>10.0}% {:>13.0}",
+            "{:>7} KiB {iterations:>5} | {:>8.2} {:>8.2} | {fresh_cpu:>8.2} {reused_cpu:>8.2} | {:>5.0}% | {:>13.0}",
             memory_kib,
-            fresh,
-            (1.0 - reused / fresh) * 100.0,
-            workers as f64 * 1000.0 / reused,
+            median(fresh),
+            median(reused),
+            (1.0 - reused_cpu / fresh_cpu) * 100.0,
+            workers as f64 * 1000.0 / reused_cpu,
         );
     }
 }
 
+/// Median CPU time of one verification with reused memory, ms.
 fn reused_median_ms(hasher: &PinHasher, pin: &Pin, stored: &str) -> f64 {
     let mut memory = hasher.memory();
     let mut hashing = hasher.with(&mut memory);
     assert!(hashing.verify(pin, stored));
-    median(measure(|| {
-        assert!(hashing.verify(pin, stored));
-    }))
+    median(
+        measure(|| {
+            assert!(hashing.verify(pin, stored));
+        })
+        .1,
+    )
 }
 
 /// Per job in queue order: the wait before a worker took it, the latency until
@@ -144,6 +158,8 @@ struct Burst {
     latencies: Vec<Duration>,
     hash_times: Vec<Duration>,
     start_order: Vec<usize>,
+    /// Per job in start order: (worker thread, started, ended), since queueing.
+    runs: Vec<(String, Duration, Duration)>,
 }
 
 impl Burst {
@@ -153,6 +169,7 @@ impl Burst {
             latencies: Vec::with_capacity(n),
             hash_times: Vec::with_capacity(n),
             start_order: Vec::new(),
+            runs: Vec::new(),
         }
     }
 
@@ -179,14 +196,21 @@ fn timed_verify(
 /// `n` verifications queued at once on the pool, in order 0..n.
 async fn pool_burst(pool: &Arc<HashPool>, pin: &Pin, stored: &str, n: usize) -> Burst {
     let order = Arc::new(Mutex::new(Vec::with_capacity(n)));
+    let runs = Arc::new(Mutex::new(Vec::with_capacity(n)));
     let queued = Instant::now();
     let mut jobs = Vec::with_capacity(n);
     for position in 0..n {
         let (pin, stored, order) = (pin.clone(), stored.to_string(), Arc::clone(&order));
+        let runs = Arc::clone(&runs);
         let job = pool
             .submit(move |hashing| {
                 order.lock().expect("order").push(position);
-                timed_verify(hashing, &pin, &stored, queued)
+                let (wait, hash_time) = timed_verify(hashing, &pin, &stored, queued);
+                let worker = std::thread::current().name().unwrap_or("?").to_owned();
+                runs.lock()
+                    .expect("runs")
+                    .push((worker, wait, wait + hash_time));
+                (wait, hash_time)
             })
             .expect("room in the queue");
         jobs.push(tokio::spawn(async move {
@@ -199,6 +223,7 @@ async fn pool_burst(pool: &Arc<HashPool>, pin: &Pin, stored: &str, n: usize) -> 
         burst.push(job.await.expect("a job"));
     }
     burst.start_order = order.lock().expect("order").clone();
+    burst.runs = runs.lock().expect("runs").clone();
     burst
 }
 
@@ -254,24 +279,44 @@ fn print_burst(n: usize, design: &str, run: &Burst, hash_ms: f64, workers: usize
     let mut latencies = run.latencies.clone();
     latencies.sort();
     let p95 = latencies[p95_position].as_secs_f64() * 1000.0;
+    // FIFO with `workers` threads: a job starts among the `workers` jobs around
+    // its place in line (two threads taking neighbours may record them in
+    // either order); further off is out of order.
     let inversions = run
         .start_order
-        .windows(2)
-        .filter(|pair| pair[0] > pair[1])
+        .iter()
+        .enumerate()
+        .filter(|(rank, position)| rank.abs_diff(**position) >= workers)
         .count();
     let last_waits_longest = run.waits.iter().max() == run.waits.last();
+    // A worker's idle time between two jobs of the burst: what the queue itself
+    // costs (handing over the job and the answer), beside the hashing.
+    let mut gaps = Vec::new();
+    let mut last_end: std::collections::HashMap<&str, Duration> = Default::default();
+    for (worker, start, end) in &run.runs {
+        if let Some(previous) = last_end.insert(worker, *end) {
+            gaps.push(start.saturating_sub(previous));
+        }
+    }
+    let gap = if gaps.is_empty() {
+        "-".to_owned()
+    } else {
+        let mean = gaps.iter().sum::<Duration>() / gaps.len() as u32;
+        format!("{:.3}", mean.as_secs_f64() * 1000.0)
+    };
     println!(
-        "{n:>6} {design:>9} | {:>24} | {:>26} | {:>9.1} / {:>9.1} | {:>9.1} {:>4} | {}",
+        "{n:>6} {design:>9} | {:>24} | {:>26} | {:>9.1} / {:>9.1} | {:>9.1} {:>4} | {:>8} | {}",
         summary(&run.waits),
         summary(&run.latencies),
         theory(p95_position),
         theory(n - 1),
         bound,
         if p95 <= bound { "ok" } else { "over" },
+        gap,
         if inversions == 0 {
             format!("yes{}", if last_waits_longest { "" } else { "*" })
         } else {
-            format!("{inversions} inv")
+            format!("{inversions} out of order")
         },
     );
 }
@@ -283,17 +328,35 @@ fn summary(times: &[Duration]) -> String {
     format!("{:.1} / {:.1} / {:.1}", at(50), at(95), at(100))
 }
 
-/// Sorted wall times of `RUNS` runs, in ms.
-fn measure(mut run: impl FnMut()) -> Vec<f64> {
-    let mut times: Vec<f64> = (0..RUNS)
+/// Sorted wall times and sorted CPU times of `RUNS` runs, in ms. CPU time (the
+/// thread's time on a core, page faults included) is what a busy machine does
+/// not stretch; wall time is what a caller waits.
+fn measure(mut run: impl FnMut()) -> (Vec<f64>, Vec<f64>) {
+    let (mut wall, mut cpu): (Vec<f64>, Vec<f64>) = (0..RUNS)
         .map(|_| {
-            let start = Instant::now();
+            let (start, cpu_start) = (Instant::now(), thread_cpu_ns());
             run();
-            start.elapsed().as_secs_f64() * 1000.0
+            let cpu = thread_cpu_ns().saturating_sub(cpu_start) as f64 / 1e6;
+            (start.elapsed().as_secs_f64() * 1000.0, cpu)
         })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times
+        .unzip();
+    wall.sort_by(f64::total_cmp);
+    cpu.sort_by(f64::total_cmp);
+    (wall, cpu)
+}
+
+/// This thread's time on a CPU so far, ns.
+fn thread_cpu_ns() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid, writable timespec for the call's duration.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    if status != 0 {
+        return 0;
+    }
+    u64::try_from(now.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(now.tv_nsec).unwrap_or(0)
 }
 
 fn median(sorted: Vec<f64>) -> f64 {

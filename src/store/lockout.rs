@@ -153,11 +153,12 @@ pub enum Reservation {
     /// strike is added (SPEC).
     Locked,
     /// Not locked, but the rest of the quota is held by attempts in flight in other
-    /// calls (a burst of simultaneous guesses). Do not verify: treat the entry as a
-    /// wrong PIN for this call (same prompt, and ideally
-    /// [`crate::domain::PinHasher::verify_dummy`] for the same timing), without a
-    /// strike. It clears as soon as those attempts finish or expire, so a real owner
-    /// only meets it while someone else is guessing at the very same moment.
+    /// calls (simultaneous logins or guesses). Do not verify yet: it clears as soon
+    /// as one of those attempts succeeds or is cancelled (a failure or an expiry
+    /// turns its slot into a strike), so `Access` asks again for up to
+    /// `lockout.busy_wait`; still busy after that,
+    /// the entry is a wrong PIN for this call (same prompt, same hashing work
+    /// against a dummy hash), without a strike.
     Busy,
 }
 

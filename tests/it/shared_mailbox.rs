@@ -170,8 +170,10 @@ async fn no_wait_answers_a_busy_quota_as_wrong_without_a_strike() {
     let subject = LockSubject::Mailbox(mailbox());
     let mut held = Vec::new();
     for _ in 0..config.lockout.max_failed_attempts {
-        if let Reservation::Granted(token) =
-            store.reserve_attempt(&subject, &config.lockout).await.unwrap()
+        if let Reservation::Granted(token) = store
+            .reserve_attempt(&subject, &config.lockout)
+            .await
+            .unwrap()
         {
             held.push(token);
         }

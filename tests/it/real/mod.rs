@@ -15,6 +15,7 @@ mod asterisk;
 mod calls;
 mod faults;
 mod fidelity;
+mod login_burst;
 mod migration;
 mod old_voicemail;
 mod pbx;
@@ -119,6 +120,11 @@ impl Stack {
     /// Everything started and connected, or None (said why) without an
     /// installation.
     pub async fn start() -> Option<Stack> {
+        Stack::start_with_hash(HashCost::fast_for_tests()).await
+    }
+
+    /// [`Stack::start`] with PINs hashed at `hash` (the service and the store).
+    pub async fn start_with_hash(hash: HashCost) -> Option<Stack> {
         let prefix = installation()?;
         let turn = one_at_a_time().lock().await;
         let dir = std::env::temp_dir().join(format!(
@@ -170,7 +176,7 @@ impl Stack {
         let mut config = Config::default();
         config.redis.url = redis.url.clone();
         config.security.pepper = Secret::new(PEPPER);
-        config.security.hash = HashCost::fast_for_tests();
+        config.security.hash = hash;
         let store = Store::connect(&config.redis)
             .await
             .expect("connect the test store");
