@@ -1009,6 +1009,31 @@ mod tests {
     }
 
     #[test]
+    fn hash_pool_settings() {
+        let config = Config::default();
+        assert!(config.security.hash_pool.workers() >= 1);
+        assert_eq!(config.security.hash_pool.queue_limit(), 1000);
+        for zero in [
+            HashPoolConfig {
+                workers: Some(0),
+                ..HashPoolConfig::default()
+            },
+            HashPoolConfig {
+                queue_limit: Some(0),
+                ..HashPoolConfig::default()
+            },
+        ] {
+            let mut config = Config::default();
+            config.security.hash_pool = zero;
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains("security.hash_pool"), "{err}");
+        }
+        let pool: HashPoolConfig = toml::from_str("workers = 3").unwrap();
+        assert_eq!((pool.workers(), pool.queue_limit()), (3, 1000));
+        assert!(toml::from_str::<HashPoolConfig>("threads = 3").is_err());
+    }
+
+    #[test]
     fn web_defaults_listen_on_loopback_only() {
         let web = WebConfig::default();
         let addr: std::net::SocketAddr = web.listen.parse().unwrap();
