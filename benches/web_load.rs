@@ -120,6 +120,7 @@ async fn provision(app: &TestApp) -> (String, String, String) {
             caller_name: String::new(),
             received,
             duration_secs: 30,
+            recorded_on: String::new(),
         };
         app.sim.put_stored_recording(&message.recording(), 30.0);
         app.store

@@ -80,6 +80,7 @@ pub struct Config {
     pub lockout: LockoutPolicy,
     pub web: WebConfig,
     pub log: LogConfig,
+    pub ha: HaConfig,
 }
 
 /// The HTTP server of `serve`: the administrator portal, the owners' portal, the
@@ -408,6 +409,77 @@ impl Default for RepairConfig {
     }
 }
 
+/// High availability (`[ha]`): two `serve` instances for one Asterisk, of which
+/// only the holder of a lease in Redis owns the Stasis application (see `ha`).
+/// Off by default: one instance, which connects at once.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HaConfig {
+    pub enabled: bool,
+    /// This instance's name in the lease and the logs; empty means
+    /// `<hostname>-<pid>`. (The lease value adds a random suffix, so even two
+    /// instances given the same name never both hold it.)
+    pub instance_id: String,
+    /// How long the lease lasts without renewal: the longest a dead active
+    /// instance keeps the standby waiting.
+    #[serde(with = "humantime_serde")]
+    pub lease_ttl: Duration,
+    /// How often the active instance renews the lease (the standby tries to
+    /// take it four times as often).
+    #[serde(with = "humantime_serde")]
+    pub renew_interval: Duration,
+}
+
+/// The longest takeover `[ha]` may be configured for (lease TTL plus one
+/// standby retry): the promise of a takeover within 5 seconds.
+pub const HA_MAX_TAKEOVER: Duration = Duration::from_secs(5);
+
+impl Default for HaConfig {
+    fn default() -> Self {
+        HaConfig {
+            enabled: false,
+            instance_id: String::new(),
+            lease_ttl: Duration::from_secs(3),
+            renew_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+impl HaConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.instance_id.len() > 100
+            || !self
+                .instance_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(invalid(
+                "ha.instance_id",
+                "must be at most 100 letters, digits, '-', '_' or '.' (empty: hostname-pid)",
+            ));
+        }
+        if self.renew_interval < Duration::from_millis(100) {
+            return Err(invalid("ha.renew_interval", "must be at least 100ms"));
+        }
+        if self.lease_ttl < self.renew_interval.saturating_mul(2) {
+            return Err(invalid(
+                "ha.lease_ttl",
+                "must be at least twice ha.renew_interval, so that one slow renewal does not lose the lease",
+            ));
+        }
+        if self.lease_ttl + self.renew_interval > HA_MAX_TAKEOVER {
+            return Err(invalid(
+                "ha.lease_ttl",
+                format!(
+                    "ha.lease_ttl + ha.renew_interval must not exceed {}s: that is how long a standby may wait before it takes over",
+                    HA_MAX_TAKEOVER.as_secs()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// How the SMTP connection is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -517,16 +589,54 @@ impl Default for AriConfig {
 #[derive(Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisConfig {
-    /// `redis://[:password@]host:port/db` or `rediss://` for TLS.
+    /// How voiceportal finds Redis: one server (`url`), a Sentinel group
+    /// (`sentinels` + `master_name`) or a Cluster (`nodes`).
+    pub mode: RedisMode,
+    /// Single mode: `redis://[:password@]host:port/db` or `rediss://` for TLS.
     #[serde(serialize_with = "serialize_masked_url")]
     pub url: String,
+    /// Sentinel mode: the sentinels, `host:port` each.
+    pub sentinels: Vec<String>,
+    /// Sentinel mode: the name the sentinels monitor the master under.
+    pub master_name: String,
+    /// Cluster mode: some of the cluster's nodes, `host:port` each; the rest is
+    /// discovered from them.
+    pub nodes: Vec<String>,
+    /// Sentinel and Cluster modes: the password of the Redis servers (`requirepass`).
+    pub password: Secret,
+    /// Sentinel mode: the password of the sentinels themselves, if they have one.
+    pub sentinel_password: Secret,
+    /// After every write, wait until this many replicas have it (`WAIT`), so that
+    /// a failover cannot lose what a caller was told is saved. 0: do not wait
+    /// (replication stays asynchronous).
+    pub wait_replicas: u32,
+    /// How long a write waits for `wait_replicas`; fewer by then fails the write.
+    #[serde(with = "humantime_serde")]
+    pub wait_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedisMode {
+    #[default]
+    Single,
+    Sentinel,
+    Cluster,
 }
 
 /// The URL may carry the Redis password: show it masked.
 impl fmt::Debug for RedisConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisConfig")
+            .field("mode", &self.mode)
             .field("url", &mask_url(&self.url))
+            .field("sentinels", &self.sentinels)
+            .field("master_name", &self.master_name)
+            .field("nodes", &self.nodes)
+            .field("password", &self.password)
+            .field("sentinel_password", &self.sentinel_password)
+            .field("wait_replicas", &self.wait_replicas)
+            .field("wait_timeout", &self.wait_timeout)
             .finish()
     }
 }
@@ -534,8 +644,96 @@ impl fmt::Debug for RedisConfig {
 impl Default for RedisConfig {
     fn default() -> Self {
         RedisConfig {
+            mode: RedisMode::Single,
             url: "redis://127.0.0.1:6379/0".into(),
+            sentinels: Vec::new(),
+            master_name: String::new(),
+            nodes: Vec::new(),
+            password: Secret::default(),
+            sentinel_password: Secret::default(),
+            wait_replicas: 0,
+            wait_timeout: Duration::from_secs(1),
         }
+    }
+}
+
+impl RedisConfig {
+    /// One server at `url`, nothing else set: what tests and `scripts/run` use.
+    pub fn single(url: impl Into<String>) -> RedisConfig {
+        RedisConfig {
+            url: url.into(),
+            ..RedisConfig::default()
+        }
+    }
+
+    /// Checks the settings of the chosen mode, naming the key at fault.
+    fn validate(&self) -> Result<(), ConfigError> {
+        match self.mode {
+            RedisMode::Single => {
+                let redis = url::Url::parse(&self.url)
+                    .map_err(|_| invalid("redis.url", "is not a URL (redis://host:port/db)"))?;
+                if !matches!(redis.scheme(), "redis" | "rediss" | "redis+unix" | "unix") {
+                    return Err(invalid(
+                        "redis.url",
+                        "must start with redis://, rediss:// or unix://",
+                    ));
+                }
+            }
+            RedisMode::Sentinel => {
+                if self.sentinels.is_empty() {
+                    return Err(invalid(
+                        "redis.sentinels",
+                        "must list at least one sentinel (host:port) in sentinel mode",
+                    ));
+                }
+                for address in &self.sentinels {
+                    parse_host_port(address).map_err(|r| invalid("redis.sentinels", r))?;
+                }
+                if self.master_name.is_empty()
+                    || !self
+                        .master_name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                {
+                    return Err(invalid(
+                        "redis.master_name",
+                        "must be the sentinels' name for the master (letters, digits, '-', '_', '.') in sentinel mode",
+                    ));
+                }
+            }
+            RedisMode::Cluster => {
+                if self.nodes.is_empty() {
+                    return Err(invalid(
+                        "redis.nodes",
+                        "must list at least one cluster node (host:port) in cluster mode",
+                    ));
+                }
+                for address in &self.nodes {
+                    parse_host_port(address).map_err(|r| invalid("redis.nodes", r))?;
+                }
+            }
+        }
+        if self.wait_replicas > 0 && self.wait_timeout.is_zero() {
+            return Err(invalid(
+                "redis.wait_timeout",
+                "must be above zero when redis.wait_replicas is set (0 would wait for ever)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `host:port` of a Redis node or sentinel, e.g. `10.0.0.5:26379` or `[::1]:7000`.
+pub fn parse_host_port(address: &str) -> Result<(String, u16), String> {
+    let bad = || format!("`{address}` is not host:port");
+    let (host, port) = address.rsplit_once(':').ok_or_else(bad)?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || host.contains(['/', '@', ' ']) {
+        return Err(bad());
+    }
+    match port.parse::<u16>() {
+        Ok(port) if port > 0 => Ok((host.to_owned(), port)),
+        _ => Err(format!("`{address}` has no valid port (1-65535)")),
     }
 }
 
@@ -699,14 +897,7 @@ impl Config {
         if self.call.max_silent_prompts == 0 {
             return Err(invalid("call.max_silent_prompts", "must be at least 1"));
         }
-        let redis = url::Url::parse(&self.redis.url)
-            .map_err(|_| invalid("redis.url", "is not a URL (redis://host:port/db)"))?;
-        if !matches!(redis.scheme(), "redis" | "rediss" | "redis+unix" | "unix") {
-            return Err(invalid(
-                "redis.url",
-                "must start with redis://, rediss:// or unix://",
-            ));
-        }
+        self.redis.validate()?;
         if self.portal.number.is_empty()
             || self.portal.number.len() > crate::domain::MailboxId::MAX_LEN
             || !self.portal.number.bytes().all(|b| b.is_ascii_digit())
@@ -783,6 +974,7 @@ impl Config {
             .validate()
             .map_err(|reason| invalid("lockout", reason))?;
         self.web.validate()?;
+        self.ha.validate()?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_err() {
             return Err(invalid(
                 "log.filter",
@@ -1034,6 +1226,28 @@ mod tests {
     }
 
     #[test]
+    fn ha_timing_must_allow_a_takeover_within_five_seconds() {
+        let ha = HaConfig::default();
+        assert!(!ha.enabled);
+        assert!(ha.lease_ttl + ha.renew_interval <= HA_MAX_TAKEOVER);
+        let check = |tweak: &dyn Fn(&mut HaConfig)| {
+            let mut config = Config::default();
+            tweak(&mut config.ha);
+            config.validate().map_err(|e| e.to_string())
+        };
+        assert!(check(&|_| {}).is_ok());
+        let err = check(&|ha| ha.lease_ttl = Duration::from_secs(10)).unwrap_err();
+        assert!(err.contains("ha.lease_ttl") && err.contains("5s"), "{err}");
+        let err = check(&|ha| ha.renew_interval = Duration::from_secs(2)).unwrap_err();
+        assert!(err.contains("twice ha.renew_interval"), "{err}");
+        let err = check(&|ha| ha.renew_interval = Duration::from_millis(10)).unwrap_err();
+        assert!(err.contains("ha.renew_interval"), "{err}");
+        let err = check(&|ha| ha.instance_id = "a b".into()).unwrap_err();
+        assert!(err.contains("ha.instance_id"), "{err}");
+        assert!(check(&|ha| ha.instance_id = "vp-1.example".into()).is_ok());
+    }
+
+    #[test]
     fn web_defaults_listen_on_loopback_only() {
         let web = WebConfig::default();
         let addr: std::net::SocketAddr = web.listen.parse().unwrap();
@@ -1046,5 +1260,66 @@ mod tests {
         };
         assert!(behind_proxy.https());
         assert_eq!(behind_proxy.base_url(), "https://vm.example.org");
+    }
+
+    #[test]
+    fn each_redis_mode_checks_its_own_settings() {
+        let check = |tweak: fn(&mut RedisConfig)| {
+            let mut config = Config::default();
+            tweak(&mut config.redis);
+            config.validate().map_err(|e| e.to_string())
+        };
+        let err = check(|r| r.mode = RedisMode::Sentinel).unwrap_err();
+        assert!(err.contains("redis.sentinels"), "{err}");
+        let err = check(|r| {
+            r.mode = RedisMode::Sentinel;
+            r.sentinels = vec!["127.0.0.1:26379".into()];
+        })
+        .unwrap_err();
+        assert!(err.contains("redis.master_name"), "{err}");
+        let err = check(|r| {
+            r.mode = RedisMode::Sentinel;
+            r.sentinels = vec!["127.0.0.1".into()];
+            r.master_name = "vp".into();
+        })
+        .unwrap_err();
+        assert!(
+            err.contains("redis.sentinels") && err.contains("host:port"),
+            "{err}"
+        );
+        check(|r| {
+            r.mode = RedisMode::Sentinel;
+            r.sentinels = vec!["127.0.0.1:26379".into(), "[::1]:26380".into()];
+            r.master_name = "vp".into();
+            // The single-server URL is not used in this mode.
+            r.url = "nonsense".into();
+        })
+        .unwrap();
+        let err = check(|r| r.mode = RedisMode::Cluster).unwrap_err();
+        assert!(err.contains("redis.nodes"), "{err}");
+        let err = check(|r| {
+            r.mode = RedisMode::Cluster;
+            r.nodes = vec!["127.0.0.1:0".into()];
+        })
+        .unwrap_err();
+        assert!(err.contains("redis.nodes") && err.contains("port"), "{err}");
+        let err = check(|r| {
+            r.wait_replicas = 1;
+            r.wait_timeout = Duration::ZERO;
+        })
+        .unwrap_err();
+        assert!(err.contains("redis.wait_timeout"), "{err}");
+    }
+
+    #[test]
+    fn redis_passwords_are_masked() {
+        let mut config = Config::default();
+        config.redis.mode = RedisMode::Cluster;
+        config.redis.nodes = vec!["127.0.0.1:7000".into()];
+        config.redis.password = Secret::new("cluster-secret");
+        config.redis.sentinel_password = Secret::new("sentinel-secret");
+        let shown = format!("{config:?} {}", toml::to_string(&config).unwrap());
+        assert!(!shown.contains("cluster-secret"), "{shown}");
+        assert!(!shown.contains("sentinel-secret"), "{shown}");
     }
 }

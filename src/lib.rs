@@ -10,6 +10,7 @@ pub mod call;
 pub mod config;
 pub mod domain;
 pub mod flows;
+pub mod ha;
 pub mod logs;
 pub mod metrics;
 pub mod notify;

@@ -714,6 +714,47 @@ async fn second_socket_replaces_the_first() {
     assert!(!*sock2.closed.borrow());
 }
 
+/// As a real Asterisk does (FINDINGS 13, and voiceportal's high-availability
+/// takeover on the real Asterisk): the channels of the app go on with its new
+/// owner, the replaced socket hears nothing more, and when it dies the app
+/// stays with the new owner.
+#[tokio::test]
+async fn a_new_owner_keeps_the_channels_and_the_old_socket_dying_changes_nothing() {
+    let (sim, log, sock, http) = setup().await;
+    let caller = sim.dial(Dial::portal("1001")).await;
+    log.wait_type("StasisStart", 0, T).await.unwrap();
+    let log2 = EventLog::new();
+    let _sock2 = AppSocket::connect(&sim, "voiceportal", &log2, 1).await;
+    log.wait_type("ApplicationReplaced", 0, T).await.unwrap();
+    sock.abort().await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(sim.app_connected(), "the new owner lost the app");
+    let app = http
+        .call("GET", "/ari/applications/voiceportal")
+        .await
+        .json();
+    assert_eq!(app["channel_ids"], json!([caller.channel_id()]));
+    // The call that began under the old owner is the new owner's now.
+    let played = http
+        .call(
+            "POST",
+            &format!(
+                "/ari/channels/{}/play?media=sound:vm-login",
+                caller.channel_id()
+            ),
+        )
+        .await;
+    assert_eq!(played.status, 201);
+    log2.wait_type("PlaybackStarted", 0, T).await.unwrap();
+    caller.hangup().await;
+    log2.wait_type("StasisEnd", 0, T).await.unwrap();
+    assert_eq!(types(&log), vec!["StasisStart", "ApplicationReplaced"]);
+    // New calls still reach the new owner.
+    sim.dial(Dial::portal("1002")).await;
+    let starts = log2.all().len();
+    log2.wait_type("StasisStart", starts, T).await.unwrap();
+}
+
 #[tokio::test]
 async fn slow_reader_is_disconnected_after_write_timeout() {
     let (sim, _log, sock, http) = setup().await;

@@ -16,6 +16,7 @@ use crate::config::AriConfig;
 use crate::domain::MailboxId;
 use crate::notify::email::Notifier;
 use crate::notify::mwi::Mwi;
+use crate::store::Store;
 use crate::store::mailboxes::MailboxRecord;
 use crate::store::messages::{Message, MessageCounts, MessageId};
 
@@ -270,7 +271,7 @@ impl Admin {
             .map_err(AdminError::from)?;
         let detail = format!(
             "indexed={} tombstones_cleared={} dangling_removed={} notified_late={} \
-             skipped_live={} skipped_recent={} skipped_no_mailbox={} failed={}",
+             skipped_live={} skipped_recent={} skipped_no_mailbox={} skipped_elsewhere={} failed={}",
             report.indexed,
             report.tombstones_cleared,
             report.dangling_removed,
@@ -278,6 +279,7 @@ impl Admin {
             report.skipped_live,
             report.skipped_recent,
             report.skipped_no_mailbox,
+            report.skipped_elsewhere,
             report.failed
         );
         self.record(actor, "repair", "messages", &detail).await?;
@@ -303,7 +305,7 @@ impl Admin {
         {
             return Err(AdminError::MailboxExists(id).into());
         }
-        let deleted = asterisk.remove_mailbox_audio(&id).await?;
+        let deleted = asterisk.remove_mailbox_audio(&self.store, &id).await?;
         self.store
             .clear_purge(&id)
             .await
@@ -372,7 +374,11 @@ impl Asterisk {
 
     /// Removes every recording of a deleted mailbox (name, greetings, messages)
     /// and turns its lamp off. Returns how many recordings were deleted.
-    pub async fn remove_mailbox_audio(&self, m: &MailboxId) -> Result<usize, MessageAdminError> {
+    pub async fn remove_mailbox_audio(
+        &self,
+        store: &Store,
+        m: &MailboxId,
+    ) -> Result<usize, MessageAdminError> {
         let prefix = format!("{}/", m.recording("").trim_end_matches('/'));
         let stored = self
             .client
@@ -387,7 +393,7 @@ impl Asterisk {
                 Err(e) => return Err(self.error(e)),
             }
         }
-        self.mwi.clear(m).await;
+        self.mwi.clear(store, m).await;
         Ok(deleted)
     }
 }

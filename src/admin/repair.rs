@@ -10,7 +10,7 @@
 //! | audio `voiceportal/<m>/msg-<id>`, not indexed, not tombstoned | the deposit stopped before indexing | index it as a new message: caller and time from the deposit's record (`store::deposits`; else time from the id, caller unknown), length from the WAV; light the lamp, queue the e-mail |
 //! | a deposit record whose lease lapsed, its message indexed | the deposit stopped after indexing, before the e-mail was queued | queue the e-mail, light the lamp |
 //! | a tombstone | a delete stopped before (or while) deleting the audio | delete the audio (404 is fine), clear the tombstone |
-//! | an index entry whose audio is gone | deleted by hand, or lost on the Asterisk side | remove it from the index |
+//! | an index entry whose audio is gone | deleted by hand, or lost on the Asterisk side | remove it from the index, unless the audio was recorded on another Asterisk (next section) |
 //! | a key of the wrong type (`store::damage`) | written by hand or by another program | reported; set aside (a message's key deleted, so its audio is indexed afresh; others renamed `<key>:damaged`), except a lock record, left to `admin unlock` |
 //! | recordings of a deleted mailbox (`Store::purges`) | Asterisk was away when the mailbox was deleted | delete them all, so a new mailbox of that number inherits nothing |
 //!
@@ -33,6 +33,15 @@
 //!   gets nothing), and the audio of an orphan is downloaded after its state was
 //!   read, so audio deleted meanwhile is never indexed.
 //!
+//! # Several Asterisk servers
+//!
+//! Servers sharing one Redis must share one recordings folder (docs/SCALING.md).
+//! Should one of them not see it (a share not mounted, a server added without
+//! it), every message recorded elsewhere would look like "audio gone" there. So
+//! a message whose `recorded_on` names another Asterisk is never removed for
+//! missing audio: it is counted (`skipped_elsewhere`) and reported, and the
+//! server it was recorded on removes it if its audio is really gone.
+//!
 //! Running it twice changes nothing the second time. Recordings of mailboxes
 //! that do not exist are left alone (`skipped_no_mailbox`): they may be kept on
 //! purpose, and only an administrator can tell.
@@ -41,7 +50,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::ari::{AriClient, AriError, AriErrorKind};
 use crate::config::Config;
@@ -74,6 +83,9 @@ pub struct RepairReport {
     pub skipped_recent: usize,
     /// Message audio of mailboxes that do not exist.
     pub skipped_no_mailbox: usize,
+    /// Index entries whose audio this Asterisk does not have, recorded on
+    /// another Asterisk: left alone (see "Several Asterisk servers" above).
+    pub skipped_elsewhere: usize,
     /// Messages whose deposit stopped after indexing them: lamp and e-mail sent now.
     pub notified_late: usize,
     /// Deposit records with nothing left to do (audio gone or discarded), removed.
@@ -191,6 +203,7 @@ pub async fn repair_with(
             audio.entry(mailbox).or_default().push(id);
         }
     }
+    let here = client.asterisk_id().await?;
     let mailboxes = store.mailbox_ids().await?;
     let mut report = RepairReport::default();
     for number in store.purges().await? {
@@ -217,11 +230,12 @@ pub async fn repair_with(
             &mut deposits,
             options,
             notifier,
+            &here,
             &mut report,
         )
         .await?;
         finish_deposits(store, client, m, &deposits, notifier, &mut report).await?;
-        remove_dangling(store, client, m, &stored, options, &mut report).await?;
+        remove_dangling(store, client, m, &stored, options, &here, &mut report).await?;
         if before
             != (
                 (
@@ -237,6 +251,14 @@ pub async fn repair_with(
     }
     // What is left belongs to mailboxes that do not exist.
     report.skipped_no_mailbox += audio.values().map(Vec::len).sum::<usize>();
+    if report.skipped_elsewhere > 0 {
+        error!(
+            messages = report.skipped_elsewhere,
+            "messages recorded on another Asterisk have no audio on this one: \
+             is its recordings folder the shared one (docs/SCALING.md)? \
+             They were left indexed"
+        );
+    }
     report.changed = sort_numbers(changed);
     Ok(report)
 }
@@ -432,6 +454,7 @@ async fn index_orphans(
     deposits: &mut Deposits,
     options: RepairOptions,
     notifier: &Notifier,
+    here: &str,
     report: &mut RepairReport,
 ) -> Result<(), RepairError> {
     for id in ids {
@@ -476,6 +499,8 @@ async fn index_orphans(
             caller_name: deposit.map(|d| d.caller_name.clone()).unwrap_or_default(),
             received,
             duration_secs: wav_duration_secs(&bytes),
+            // Found in this Asterisk's folder.
+            recorded_on: here.to_owned(),
         };
         match store.index_recovered(&message).await? {
             RecoverOutcome::Indexed => {
@@ -537,18 +562,24 @@ async fn finish_deposits(
 
 /// Removes index entries whose audio is gone. The listing may predate a
 /// message's audio, so absence from it is only a hint, confirmed by asking for
-/// the recording itself.
+/// the recording itself. Messages recorded on another Asterisk (`here` is this
+/// one) are only counted: see "Several Asterisk servers" above.
 async fn remove_dangling(
     store: &Store,
     client: &AriClient,
     m: &MailboxId,
     stored: &HashSet<String>,
     options: RepairOptions,
+    here: &str,
     report: &mut RepairReport,
 ) -> Result<(), RepairError> {
     for message in store.all_messages(m).await? {
         let name = message.recording();
         if stored.contains(&name) || !options.is_old(Some(message.received)) {
+            continue;
+        }
+        if !message.recorded_on.is_empty() && message.recorded_on != here {
+            report.skipped_elsewhere += 1;
             continue;
         }
         match client.stored_recording(&name).await {
@@ -676,6 +707,7 @@ fn log_report(report: &RepairReport) {
         skipped_live,
         skipped_recent,
         skipped_no_mailbox,
+        skipped_elsewhere,
         notified_late,
         deposits_closed,
         purged,
@@ -693,13 +725,17 @@ fn log_report(report: &RepairReport) {
             skipped_live,
             skipped_recent,
             skipped_no_mailbox,
+            skipped_elsewhere,
             failed,
             "message repair fixed the index"
         );
     } else {
         info!(
             skipped_live,
-            skipped_recent, skipped_no_mailbox, "message repair: index and audio agree"
+            skipped_recent,
+            skipped_no_mailbox,
+            skipped_elsewhere,
+            "message repair: index and audio agree"
         );
     }
 }

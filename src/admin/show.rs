@@ -315,6 +315,10 @@ pub fn repair_report(report: &RepairReport) -> String {
             "skipped, no such mailbox",
             report.skipped_no_mailbox.to_string(),
         ),
+        (
+            "skipped, recorded on another Asterisk",
+            report.skipped_elsewhere.to_string(),
+        ),
         ("failed (see warnings)", report.failed.to_string()),
         ("mailboxes changed", changed),
     ];
@@ -481,6 +485,7 @@ mod tests {
             caller_name: name.into(),
             received: MessageId::parse(id).unwrap().received().unwrap(),
             duration_secs: secs,
+            recorded_on: String::new(),
         };
         let listing = MessageListing {
             messages: vec![

@@ -85,6 +85,8 @@ pub struct AriClient {
     base: String,
     username: String,
     password: Secret,
+    /// The Asterisk's entity id, asked once (see [`AriClient::asterisk_id`]).
+    identity: std::sync::Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl AriClient {
@@ -106,6 +108,7 @@ impl AriClient {
             base: format!("{}/ari", config.url.trim_end_matches('/')),
             username: config.username.clone(),
             password: config.password.clone(),
+            identity: Default::default(),
         })
     }
 
@@ -180,6 +183,16 @@ impl AriClient {
     pub async fn ping(&self) -> Result<AsteriskPing, AriError> {
         self.send_json(Method::GET, "/asterisk/ping", &[], false)
             .await
+    }
+
+    /// The entity id of the Asterisk this client talks to (unique per machine
+    /// unless `entityid` in asterisk.conf says otherwise): which server's
+    /// recordings folder a message was recorded into. Asked once, then cached.
+    pub async fn asterisk_id(&self) -> Result<String, AriError> {
+        self.identity
+            .get_or_try_init(|| async { self.ping().await.map(|p| p.asterisk_id) })
+            .await
+            .cloned()
     }
 
     pub async fn application(&self, app: &str) -> Result<Application, AriError> {

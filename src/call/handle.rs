@@ -616,6 +616,12 @@ impl Call {
 
     /// Whether a stored recording exists: playing a missing one would start and
     /// never finish, so flows check first.
+    /// The entity id of this call's Asterisk, or empty when it cannot be asked
+    /// (see [`AriClient::asterisk_id`]).
+    pub async fn asterisk_id(&self) -> String {
+        self.client.asterisk_id().await.unwrap_or_default()
+    }
+
     pub async fn recording_exists(&mut self, name: &str) -> Result<bool, CallError> {
         match self.client.stored_recording(name).await {
             Ok(_) => Ok(true),

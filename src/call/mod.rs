@@ -7,7 +7,7 @@ mod router;
 
 pub use collect::{Collect, CollectEnd, Digits};
 pub use handle::{Call, DialplanTarget, RecordSpec, Recorded};
-pub use router::{CallHandler, Router};
+pub use router::{CallHandler, Ended, Router};
 
 use crate::ari::{AriError, Event};
 

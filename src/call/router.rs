@@ -32,6 +32,15 @@ pub trait CallHandler: Send + Sync + 'static {
 /// StasisStart already queued behind the answer must be seen first.
 const RECONCILE_SETTLE: Duration = Duration::from_millis(500);
 
+/// Why `Router::run_until` returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Shut down (calls drained), or the websocket task ended.
+    Stopped,
+    /// The application was lost: its calls were abandoned with an apology.
+    Lost,
+}
+
 struct LiveCall {
     inbox: mpsc::UnboundedSender<CallInput>,
     since: Instant,
@@ -85,12 +94,28 @@ impl<H: CallHandler> Router<H> {
     /// `call.shutdown_grace`; those still there then hear the apology too. A
     /// restart then never cuts a caller off in the middle of a message.
     pub async fn run(
+        self,
+        items: mpsc::UnboundedReceiver<StreamItem>,
+        shutdown: impl Future<Output = ()>,
+    ) {
+        self.run_until(items, shutdown, std::future::pending())
+            .await;
+    }
+
+    /// As `run`, but also ends when `lost` completes: this instance no longer
+    /// owns the application (high availability: its lease could not be
+    /// renewed), so it hears none of its calls' events any more. Every call
+    /// task is told its call is lost (a deposit then saves what was recorded),
+    /// and every caller hears the apology and is hung up.
+    pub async fn run_until(
         mut self,
         mut items: mpsc::UnboundedReceiver<StreamItem>,
         shutdown: impl Future<Output = ()>,
-    ) {
+        lost: impl Future<Output = ()>,
+    ) -> Ended {
         let (reconciled_tx, mut reconciled_rx) = mpsc::unbounded_channel();
         tokio::pin!(shutdown);
+        tokio::pin!(lost);
         let drain = tokio::time::sleep(Duration::MAX);
         tokio::pin!(drain);
         loop {
@@ -115,6 +140,18 @@ impl<H: CallHandler> Router<H> {
                     self.draining = true;
                     drain.as_mut().reset(Instant::now() + self.timing.shutdown_grace);
                 }
+                () = &mut lost => {
+                    warn!(calls = self.calls.len(), "no longer the owner of the application; apologising to the calls in progress");
+                    for live in self.calls.values() {
+                        let _ = live.inbox.send(CallInput::Lost);
+                    }
+                    let apologies = self
+                        .calls
+                        .keys()
+                        .map(|id| apologise_blind(&self.client, id, &self.apology));
+                    futures_util::future::join_all(apologies).await;
+                    return Ended::Lost;
+                }
                 () = &mut drain => {
                     warn!(calls = self.calls.len(), "calls still in progress at the end of the grace period; apologising");
                     // Awaited here, not spawned: the process exits right after.
@@ -128,6 +165,7 @@ impl<H: CallHandler> Router<H> {
             }
         }
         debug!(calls = self.calls.len(), "router stopped");
+        Ended::Stopped
     }
 
     fn dispatch(&mut self, event: Event) {

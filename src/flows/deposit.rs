@@ -133,6 +133,7 @@ async fn record_message(
     let deposit = &flows.config.deposit;
     let min_secs = deposit.min_message.as_secs().max(1) as u32;
     let mut too_short = 0;
+    let recorded_on = call.asterisk_id().await;
     loop {
         let received = Utc::now();
         let mut message = Message {
@@ -145,6 +146,7 @@ async fn record_message(
             caller_name: clean(call.caller_name()),
             received,
             duration_secs: 0,
+            recorded_on: recorded_on.clone(),
         };
         // Before the audio exists: repair must know who called, and when, if
         // this instance dies from here on (see `store::deposits`).

@@ -210,6 +210,7 @@ impl Job {
             caller_number: self.caller_number.clone(),
             caller_name: self.caller_name.clone(),
             duration_secs: self.duration_secs,
+            recorded_on: String::new(),
         };
         Some((mailbox, message))
     }
@@ -802,6 +803,7 @@ mod tests {
             caller_name: "Bob\r\nBcc: evil@example.com".into(),
             received,
             duration_secs: 65,
+            recorded_on: String::new(),
         };
         Values::of(&mailbox, &message)
     }

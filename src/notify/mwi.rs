@@ -5,12 +5,19 @@
 //! The lamp is a convenience, never the record: the message index in Redis is.
 //! So a failed update is logged and the call goes on; the next change of that
 //! mailbox, or the republish at start-up, puts the lamp right again.
+//!
+//! Several Asterisk servers may share one Redis, each with its own voiceportal
+//! (docs/SCALING.md): a message left through one server must light the owner's
+//! phone on every server. So each change is also announced on a Redis stream
+//! (`store::lamps`), and every service [follows](Mwi::follow) it and sets the lamp
+//! on its own Asterisk.
 
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::time::Duration;
 
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::ari::AriClient;
 use crate::domain::MailboxId;
@@ -19,6 +26,13 @@ use crate::store::{Store, StoreError};
 
 /// How many locks serialise lamp refreshes (mailboxes share them by hash).
 const STRIPES: usize = 64;
+
+/// How often a service reads the lamp changes made through other servers: the
+/// most a lamp there lags behind. One small read per interval when nothing changes.
+const FOLLOW_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Most lamp changes applied per read.
+const FOLLOW_BATCH: usize = 500;
 
 /// Publishes message counts to Asterisk. Cheap to clone.
 #[derive(Clone)]
@@ -30,6 +44,12 @@ pub struct Mwi {
     /// counts read last: twenty messages saved at once end with the lamp at 20,
     /// not at whichever PUT happened to arrive last.
     stripes: Arc<Vec<tokio::sync::Mutex<()>>>,
+    /// This publisher's name on the lamp stream, shared by its clones: random,
+    /// so two services on one machine (or two machines with the same ARI URL)
+    /// never take each other's changes for their own. A service clones one
+    /// `Mwi` for its flows, its maintenance and its follower, so it skips only
+    /// its own changes.
+    origin: Arc<str>,
 }
 
 impl Mwi {
@@ -40,12 +60,27 @@ impl Mwi {
             client,
             context: context.to_owned(),
             stripes: Arc::new((0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect()),
+            origin: format!("{:016x}", rand::random::<u64>()).into(),
         }
     }
 
     /// Reads the mailbox's counts and publishes them, serialised per mailbox (see
-    /// `stripes`). What flows call after every change. Failures are logged.
+    /// `stripes`), then tells the services of the other Asterisk servers. What
+    /// flows call after every change. Failures are logged.
     pub async fn refresh(&self, store: &Store, m: &MailboxId) {
+        self.refresh_here(store, m).await;
+        self.announce(store, m).await;
+    }
+
+    /// Tells the other services that `m`'s lamp changed (see `store::lamps`).
+    async fn announce(&self, store: &Store, m: &MailboxId) {
+        if let Err(e) = store.announce_lamp(m, &self.origin).await {
+            warn!(mailbox = %m, error = %e, "cannot tell the other Asterisk servers about the lamp");
+        }
+    }
+
+    /// `refresh` on this service's own Asterisk only.
+    async fn refresh_here(&self, store: &Store, m: &MailboxId) {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         m.hash(&mut hasher);
         let stripe = &self.stripes[(hasher.finish() as usize) % STRIPES];
@@ -84,9 +119,15 @@ impl Mwi {
         Ok(())
     }
 
-    /// Turns a lamp off for good (the mailbox was deleted). A mailbox Asterisk
-    /// does not know is already off.
-    pub async fn clear(&self, m: &MailboxId) {
+    /// Turns a lamp off for good (the mailbox was deleted), here and, through
+    /// the lamp stream, on the other servers. A mailbox Asterisk does not know is
+    /// already off.
+    pub async fn clear(&self, store: &Store, m: &MailboxId) {
+        self.clear_here(m).await;
+        self.announce(store, m).await;
+    }
+
+    async fn clear_here(&self, m: &MailboxId) {
         match self.client.delete_mailbox(&self.name(m)).await {
             Ok(()) => {}
             Err(e) if e.is_not_found() => {}
@@ -150,7 +191,85 @@ impl Mwi {
             if let Ok(id) = MailboxId::parse(number)
                 && id.as_str() == number
             {
-                self.clear(&id).await;
+                self.clear_here(&id).await;
+            }
+        }
+    }
+
+    /// Applies to this Asterisk the lamp changes other services announce, for as
+    /// long as the service runs (a background task of `serve`).
+    ///
+    /// Starts after the newest entry: what changed before was published by the
+    /// start-up repair. When Redis fails, changes may be missed (or trimmed
+    /// away meanwhile), so once it answers again every lamp is republished and
+    /// following resumes from the end.
+    pub async fn follow(self, store: Store) {
+        let mut cursor: Option<String> = None;
+        let mut missed_some = false;
+        let mut ticks = tokio::time::interval(FOLLOW_INTERVAL);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let after = match &cursor {
+                Some(after) => after.clone(),
+                None => match self.catch_up(&store, missed_some).await {
+                    Some(end) => end,
+                    None => continue,
+                },
+            };
+            match store.lamp_changes_after(&after, FOLLOW_BATCH).await {
+                Ok(changes) => {
+                    if let Some(last) = changes.last() {
+                        cursor = Some(last.id.clone());
+                    } else {
+                        cursor = Some(after);
+                    }
+                    self.apply(&store, changes).await;
+                }
+                Err(e) => {
+                    missed_some = true;
+                    if cursor.take().is_some() {
+                        warn!(error = %e, "cannot read the lamp changes of the other Asterisk servers; lamps republished once Redis answers");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Where following (re)starts: the stream's end, read before republishing
+    /// so no change made meanwhile is skipped. `None` while Redis fails. At the
+    /// start (nothing missed yet) there is nothing to republish.
+    async fn catch_up(&self, store: &Store, missed_some: bool) -> Option<String> {
+        let end = store.lamp_stream_end().await.ok()?;
+        if missed_some {
+            match self.republish_all(store).await {
+                Ok(published) => {
+                    info!(
+                        published,
+                        "Redis answers again: message-waiting lamps republished"
+                    )
+                }
+                Err(e) => {
+                    warn!(error = %e, "cannot republish the message-waiting lamps");
+                    return None;
+                }
+            }
+        }
+        Some(end)
+    }
+
+    async fn apply(&self, store: &Store, changes: Vec<crate::store::lamps::LampChange>) {
+        for change in changes {
+            let Some(mailbox) = change.mailbox else {
+                continue;
+            };
+            if *change.origin == *self.origin {
+                continue;
+            }
+            match store.mailbox(&mailbox).await {
+                Ok(Some(_)) => self.refresh_here(store, &mailbox).await,
+                Ok(None) => self.clear_here(&mailbox).await,
+                Err(e) => warn!(mailbox = %mailbox, error = %e, "cannot follow a lamp change"),
             }
         }
     }

@@ -22,6 +22,7 @@ use crate::access::signin::{CODE_LIFETIME, IssuedCode};
 use crate::ari::{AriClient, AriError, Originate};
 use crate::config::Config;
 use crate::domain::{Language, MailboxId, OneTimeCode};
+use crate::ha::RoleCell;
 
 /// How long the phone rings before the call is given up.
 const RING_SECS: u32 = 45;
@@ -45,6 +46,15 @@ pub enum CourierError {
          the owner's phone, so it cannot call it"
     )]
     NoEndpoint,
+    /// Under `[ha]`, only the active instance receives the calls of the
+    /// application, and the code lives in the memory of the instance that
+    /// places the call: the standby must not place it.
+    #[error(
+        "this instance is the high-availability standby: the sign-in call would reach the \
+         active instance, which does not hold the code; send web traffic to the active \
+         instance (the one whose /readyz answers 200)"
+    )]
+    Standby,
     #[error(transparent)]
     Ari(#[from] AriError),
 }
@@ -59,16 +69,18 @@ pub struct PhoneCourier {
     /// `"Voice portal" <8500>`: what the owner's phone shows.
     caller_id: String,
     pending: Arc<Mutex<HashMap<String, PendingCall>>>,
+    role: RoleCell,
 }
 
 impl PhoneCourier {
-    pub fn new(config: &Config, client: AriClient) -> PhoneCourier {
+    pub fn new(config: &Config, client: AriClient, role: RoleCell) -> PhoneCourier {
         PhoneCourier {
             client,
             app: config.ari.app.clone(),
             endpoint: config.portal.own_phone_channel.clone(),
             caller_id: format!("\"Voice portal\" <{}>", config.portal.number),
             pending: Arc::new(Mutex::new(HashMap::new())),
+            role,
         }
     }
 
@@ -77,6 +89,9 @@ impl PhoneCourier {
     pub async fn call(&self, issued: IssuedCode) -> Result<(), CourierError> {
         if self.endpoint.is_empty() {
             return Err(CourierError::NoEndpoint);
+        }
+        if !self.role.get().serves_calls() {
+            return Err(CourierError::Standby);
         }
         let endpoint = self.endpoint.replace("{number}", issued.record.id.as_str());
         let rand: u64 = rand::random();

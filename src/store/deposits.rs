@@ -126,6 +126,30 @@ return 1
             .map_err(|e| self.error(e))
     }
 
+    /// Ends the lease of a deposit at once: its instance is gone (a high
+    /// availability takeover, see `ha::takeover`), so the next repair pass may
+    /// finish it without waiting for the lease to lapse.
+    pub async fn lapse_deposit(&self, m: &MailboxId, id: &MessageId) -> Result<(), StoreError> {
+        const LAPSE: &str = r#"
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+if value then
+  local rest = string.match(value, '^[^\t]*(\t.*)$')
+  if rest then
+    redis.call('HSET', KEYS[1], ARGV[1], '0' .. rest)
+  end
+end
+return 1
+"#;
+        let mut conn = self.conn.clone();
+        redis::Script::new(LAPSE)
+            .key(key(m))
+            .arg(id.as_str())
+            .invoke_async::<i64>(&mut conn)
+            .await
+            .map(drop)
+            .map_err(|e| self.error(e))
+    }
+
     /// Every deposit record of a mailbox. A record that cannot be read is
     /// reported with `None` (repair removes it).
     pub async fn deposits(
@@ -171,6 +195,7 @@ mod tests {
             caller_name: "Bob\nDupont".into(),
             received,
             duration_secs: 0,
+            recorded_on: String::new(),
         };
         let lease = DateTime::from_timestamp_millis(1_700_000_030_000).unwrap();
         let record = decode(&encode(&message, lease)).unwrap();

@@ -27,7 +27,8 @@ use super::mailboxes::MailboxRecord;
 use super::messages::Message;
 use super::{Store, StoreError};
 
-/// KEYS: box, mailboxes, index, ledger, tombstones. ARGV: the plan as JSON.
+/// KEYS: box, index, ledger, tombstones (one mailbox's slot: the mailbox list
+/// is added to before, see [`Store::commit_import`]). ARGV: the plan as JSON.
 /// Returns {created, indexed, refreshed, skipped}.
 const COMMIT: &str = r#"
 local plan = cjson.decode(ARGV[1])
@@ -35,27 +36,26 @@ local created = 0
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('HSET', KEYS[1], unpack(plan.fields))
   if plan.pin_hash ~= '' then redis.call('HSET', KEYS[1], 'pin_hash', plan.pin_hash) end
-  redis.call('SADD', KEYS[2], plan.id)
   created = 1
 end
 if plan.name_imported then redis.call('HSET', KEYS[1], 'name_recorded', '1') end
 local indexed, refreshed, skipped = 0, 0, 0
 for _, m in ipairs(plan.messages) do
-  if redis.call('HEXISTS', KEYS[4], m.key) == 1 or redis.call('ZSCORE', KEYS[5], m.id) then
+  if redis.call('HEXISTS', KEYS[3], m.key) == 1 or redis.call('ZSCORE', KEYS[4], m.id) then
     skipped = skipped + 1
   else
     local hash = plan.prefix .. m.id
-    if redis.call('ZSCORE', KEYS[3], m.id) then
+    if redis.call('ZSCORE', KEYS[2], m.id) then
       local folder = redis.call('HGET', hash, 'folder')
       redis.call('HSET', hash, unpack(m.fields))
       if folder then redis.call('HSET', hash, 'folder', folder) end
       refreshed = refreshed + 1
     else
-      redis.call('ZADD', KEYS[3], m.received, m.id)
+      redis.call('ZADD', KEYS[2], m.received, m.id)
       redis.call('HSET', hash, unpack(m.fields))
       indexed = indexed + 1
     end
-    redis.call('HSET', KEYS[4], m.key, m.id)
+    redis.call('HSET', KEYS[3], m.key, m.id)
   end
 end
 return {created, indexed, refreshed, skipped}
@@ -154,9 +154,13 @@ impl Store {
         // Serialising plain strings and numbers cannot fail.
         let json = serde_json::to_string(&plan).unwrap_or_default();
         let mut conn = self.conn.clone();
+        // Listed first, as `create_mailbox` does: a listed number without a
+        // record is skipped, a record nobody lists could not be found.
+        conn.sadd::<_, _, i64>(mailbox_index(), m)
+            .await
+            .map_err(|e| self.error(e))?;
         let reply: Vec<i64> = COMMIT_SCRIPT
             .key(mailbox_key(m, "box"))
-            .key(mailbox_index())
             .key(messages_index(m))
             .key(imports_ledger(m))
             .key(tombstones(m))

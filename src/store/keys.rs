@@ -12,10 +12,13 @@
 //! | `vp:{portal}:settings` | hash | org-wide settings: the org default PIN's hash, the portal passcode's hash |
 //! | `vp:{portal}:lock` | hash | strikes and lock of the portal passcode (see `lockout`) |
 //! | `vp:{<mailbox>}:deposits` | hash | deposits in progress: caller, time, lease (see `deposits`) |
-//! | `vp:mailboxes` | set | every provisioned mailbox number |
-//! | `vp:purge` | sorted set | numbers of deleted mailboxes whose recordings are still in Asterisk, scored by deletion time (ms) |
-//! | `vp:mail:*` | | the e-mail notification queue (see `mailq`) |
+//! | `vp:{<mailbox>}:purged` | string | the purge mark of a deleted mailbox (deletion time, ms): its recordings may still be in Asterisk, so no mailbox of that number may be created |
+//! | `vp:mailboxes` | set | every provisioned mailbox number (may list a number whose record is missing: skipped) |
+//! | `vp:purge` | sorted set | numbers of deleted mailboxes whose recordings may still be in Asterisk, scored by deletion time (ms), for repair |
+//! | `vp:{mail}:*` | | the e-mail notification queue (see `mailq`) |
+//! | `vp:{ha:<app>}:owner` | string, expiring | the instance that owns ARI application `<app>` under `[ha]` (see `lease`) |
 //! | `vp:audit` | stream | admin actions (who, when, what; never a PIN) |
+//! | `vp:lamps` | stream | mailboxes whose lamp changed, for the services of the other Asterisk servers (see `lamps`) |
 //! | `vp:{admins}:index` | set | every web administrator account name |
 //! | `vp:{admins}:account:<name>` | hash | one administrator: password hash, generation (see `accounts`) |
 //! | `vp:{admins}:lock:<name>` | hash | failed sign-ins and lock of one administrator (see `lockout`) |
@@ -28,6 +31,31 @@
 //!
 //! The braces are a Redis Cluster hash tag: all keys of a mailbox land in one slot,
 //! so a Lua script may touch several of them atomically.
+//!
+//! # One hash slot per atomic step
+//!
+//! Every script and every pipeline keeps to one slot: the keys of one mailbox,
+//! of the portal (`{portal}`), of the administrators (`{admins}`), of the API
+//! tokens (`{tokens}`), of the mail queue (`{mail}`), or a single key. The
+//! connection refuses anything else in every mode (`connection::check_one_slot`),
+//! so the tests on one server find a cross-slot step before a Cluster would.
+//!
+//! The global lists `vp:mailboxes` and `vp:purge` have no tag (each is its own
+//! slot), so they cannot change in the same step as a mailbox. What keeps them
+//! right instead:
+//! - the *mark* that matters is in the mailbox's slot: creating a mailbox checks
+//!   its purge mark `vp:{<mailbox>}:purged` in the same script that writes the
+//!   record, and deleting one sets the mark in the script that deletes the keys;
+//! - the lists are written so that a crash between the steps leaves only what
+//!   readers skip or repair handles: a number is added to `vp:mailboxes` before
+//!   its record is written (`mailbox_ids` leaves out a number without a record),
+//!   and removed after the record is deleted; a number is added to `vp:purge`
+//!   before the delete (and again after), and removed after its mark;
+//! - `vp:purge` entries written before the marks existed still block creation
+//!   (checked before the script) until repair has removed their recordings.
+//!
+//! Nothing lists keys by pattern (no `SCAN`, no `KEYS`): every key is reached
+//! from a list above, so nothing needs to visit every Cluster master.
 
 /// Prefix shared by every key, so voiceportal can share a Redis database.
 pub const PREFIX: &str = "vp";
@@ -64,10 +92,16 @@ pub fn mailbox_index() -> String {
     format!("{PREFIX}:mailboxes")
 }
 
-/// Deleted mailboxes whose recordings are not known to be gone from Asterisk:
-/// no mailbox of the same number may be created until they are.
+/// Deleted mailboxes whose recordings are not known to be gone from Asterisk,
+/// listed for repair (the mark that blocks a new mailbox is [`purge_mark`]).
 pub fn purge_index() -> String {
     format!("{PREFIX}:purge")
+}
+
+/// The purge mark of a deleted mailbox, `vp:{1001}:purged`: in the mailbox's
+/// slot, so the scripts that create and delete a mailbox can read and set it.
+pub fn purge_mark(mailbox: &str) -> String {
+    mailbox_key(mailbox, "purged")
 }
 
 /// The hash tag of the portal's own keys. A mailbox number is digits only, so it
@@ -122,9 +156,58 @@ pub fn audit_stream() -> String {
     format!("{PREFIX}:audit")
 }
 
+/// The stream of lamp changes every service follows.
+pub fn lamp_stream() -> String {
+    format!("{PREFIX}:lamps")
+}
+
+/// The Redis Cluster hash slot of a key (CRC16/XMODEM of its hash tag, or of
+/// the whole key without one, modulo 16384), as the servers compute it.
+pub fn hash_slot(key: &[u8]) -> u16 {
+    let tagged = key
+        .iter()
+        .position(|&b| b == b'{')
+        .and_then(|open| {
+            let rest = &key[open + 1..];
+            let close = rest.iter().position(|&b| b == b'}')?;
+            // An empty tag `{}` does not count: the whole key is hashed.
+            (close > 0).then(|| &rest[..close])
+        })
+        .unwrap_or(key);
+    crc16_xmodem(tagged) % 16384
+}
+
+fn crc16_xmodem(bytes: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &byte in bytes {
+        crc ^= u16::from(byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hash_slots_are_the_servers_ones() {
+        // Values from `CLUSTER KEYSLOT` on redis-server 7.
+        assert_eq!(hash_slot(b"foo"), 12182);
+        assert_eq!(hash_slot(b"vp:mailboxes"), 14071);
+        assert_eq!(hash_slot(b"vp:{1001}:box"), 15391);
+        // The CRC16/XMODEM check value.
+        assert_eq!(crc16_xmodem(b"123456789"), 0x31C3);
+        // Only the first tag counts; an empty one hashes the whole key.
+        assert_eq!(hash_slot(b"vp:{1001}:{x}"), hash_slot(b"1001"));
+        assert_eq!(hash_slot(b"vp:{}:a"), crc16_xmodem(b"vp:{}:a") % 16384);
+    }
 
     #[test]
     fn keys_of_one_mailbox_share_a_hash_tag() {

@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use redis::AsyncCommands;
 
-use super::keys::{imports_ledger, mailbox_index, mailbox_key, purge_index};
+use super::keys::{imports_ledger, mailbox_index, mailbox_key, purge_index, purge_mark};
 use super::{Store, StoreError};
 use crate::domain::MailboxId;
 
@@ -145,15 +145,42 @@ fn flag(value: bool) -> String {
 }
 
 /// Creates the record only if the mailbox does not exist yet and no deleted
-/// mailbox of that number still has recordings in Asterisk, in one step.
+/// mailbox of that number still has recordings in Asterisk (its purge mark,
+/// `vp:{<mailbox>}:purged`), in one step. KEYS: box, purge mark. ARGV: PIN
+/// hash, then field/value pairs.
 const CREATE: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-if redis.call('ZSCORE', KEYS[3], ARGV[#ARGV]) then return -2 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return -2 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'pin_hash', ARGV[1]) end
-redis.call('SADD', KEYS[2], ARGV[#ARGV])
 return 1
 "#;
+
+/// Deletes every key of a mailbox and, if it existed, sets its purge mark, in
+/// one step. KEYS: box, pins, msgs, lock, tomb, imported, deposits, purge mark.
+/// ARGV: message key prefix.
+const DELETE: &str = r#"
+local existed = redis.call('EXISTS', KEYS[1])
+local ids = redis.call('ZRANGE', KEYS[3], 0, -1)
+for _, msg in ipairs(ids) do redis.call('DEL', ARGV[1] .. msg) end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
+if existed == 1 then
+  local t = redis.call('TIME')
+  redis.call('SET', KEYS[8], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+end
+return existed
+"#;
+
+/// Removes a purge entry only if it still has the score this caller gave it.
+/// KEYS: purge index. ARGV: number, score.
+const UNDO_PURGE_ENTRY: &str = r#"
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('ZREM', KEYS[1], ARGV[1]) end
+return 1
+"#;
+
+fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
 
 /// The outcome of [`Store::create_mailbox`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,19 +203,34 @@ impl Store {
         record: &MailboxRecord,
         pin_hash: Option<&str>,
     ) -> Result<Created, StoreError> {
+        let m = record.id.as_str();
+        let mut conn = self.conn.clone();
+        // A deletion from before purge marks existed has only its index entry.
+        let legacy_purge: Option<f64> = conn
+            .zscore(purge_index(), m)
+            .await
+            .map_err(|e| self.error(e))?;
+        if legacy_purge.is_some() && !self.purge_marked(&record.id).await? {
+            if self.mailbox(&record.id).await?.is_some() {
+                return Ok(Created::Exists);
+            }
+            return Ok(Created::AudioPending);
+        }
+        // Indexed first: an index entry whose record is missing is skipped by
+        // `mailbox_ids`, while a record missing from the index could not be found.
+        conn.sadd::<_, _, i64>(mailbox_index(), m)
+            .await
+            .map_err(|e| self.error(e))?;
         let create = redis::Script::new(CREATE);
         let mut script = create.prepare_invoke();
         script
-            .key(mailbox_key(record.id.as_str(), "box"))
-            .key(mailbox_index())
-            .key(purge_index())
+            .key(mailbox_key(m, "box"))
+            .key(purge_mark(m))
             .arg(pin_hash.unwrap_or(""));
         for (name, value) in record.fields() {
             script.arg(name).arg(value);
         }
-        // The last argument doubles as the "id" field and the index member.
-        script.arg("id").arg(record.id.as_str());
-        let mut conn = self.conn.clone();
+        script.arg("id").arg(m);
         let created: i32 = script
             .invoke_async(&mut conn)
             .await
@@ -198,6 +240,15 @@ impl Store {
             -2 => Created::AudioPending,
             _ => Created::Exists,
         })
+    }
+
+    /// Whether deleted mailbox `id` still has its purge mark (its recordings
+    /// are not known to be gone).
+    pub async fn purge_marked(&self, id: &MailboxId) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        conn.exists(purge_mark(id.as_str()))
+            .await
+            .map_err(|e| self.error(e))
     }
 
     pub async fn mailbox(&self, id: &MailboxId) -> Result<Option<MailboxRecord>, StoreError> {
@@ -236,39 +287,56 @@ return 1
 
     /// Deletes a mailbox and every key it owns (record, PIN history, message index
     /// and tombstones, lock, import ledger, deposits); `false` if it did not
-    /// exist. The audio lives in Asterisk: the number is marked for purging in the
-    /// same step, and stays marked until its recordings are known to be gone
+    /// exist. The audio lives in Asterisk: the mailbox's purge mark is set in the
+    /// same step, and stays until its recordings are known to be gone
     /// ([`Store::clear_purge`], after `admin mailbox delete` or repair removed
     /// them).
+    ///
+    /// The global lists are other hash slots (see `keys`), so they change in
+    /// their own steps: the purge entry before (so a crash never leaves a mark
+    /// nobody lists) and again after (in case repair cleared it meanwhile, seeing
+    /// the mailbox still there), the index entry after.
     pub async fn delete_mailbox(&self, id: &MailboxId) -> Result<bool, StoreError> {
-        const DELETE: &str = r#"
-local existed = redis.call('EXISTS', KEYS[1])
-redis.call('SREM', KEYS[2], ARGV[1])
-local ids = redis.call('ZRANGE', KEYS[4], 0, -1)
-for _, msg in ipairs(ids) do redis.call('DEL', ARGV[2] .. msg) end
-redis.call('DEL', KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8])
-if existed == 1 then
-  local t = redis.call('TIME')
-  redis.call('ZADD', KEYS[9], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[1])
-end
-return existed
-"#;
+        let m = id.as_str();
         let mut conn = self.conn.clone();
+        let score = now_millis();
+        let added: i64 = redis::cmd("ZADD")
+            .arg(purge_index())
+            .arg("NX")
+            .arg(score)
+            .arg(m)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| self.error(e))?;
         let existed: i32 = redis::Script::new(DELETE)
-            .key(mailbox_key(id.as_str(), "box"))
-            .key(mailbox_index())
-            .key(mailbox_key(id.as_str(), "pins"))
-            .key(mailbox_key(id.as_str(), "msgs"))
-            .key(mailbox_key(id.as_str(), "lock"))
-            .key(mailbox_key(id.as_str(), "tomb"))
-            .key(imports_ledger(id.as_str()))
-            .key(mailbox_key(id.as_str(), "deposits"))
-            .key(purge_index())
-            .arg(id.as_str())
-            .arg(mailbox_key(id.as_str(), "msg:"))
+            .key(mailbox_key(m, "box"))
+            .key(mailbox_key(m, "pins"))
+            .key(mailbox_key(m, "msgs"))
+            .key(mailbox_key(m, "lock"))
+            .key(mailbox_key(m, "tomb"))
+            .key(imports_ledger(m))
+            .key(mailbox_key(m, "deposits"))
+            .key(purge_mark(m))
+            .arg(mailbox_key(m, "msg:"))
             .invoke_async(&mut conn)
             .await
             .map_err(|e| self.error(e))?;
+        if existed == 1 {
+            conn.zadd::<_, _, _, i64>(purge_index(), m, now_millis().max(score))
+                .await
+                .map_err(|e| self.error(e))?;
+            conn.srem::<_, _, i64>(mailbox_index(), m)
+                .await
+                .map_err(|e| self.error(e))?;
+        } else if added == 1 {
+            redis::Script::new(UNDO_PURGE_ENTRY)
+                .key(purge_index())
+                .arg(m)
+                .arg(score)
+                .invoke_async::<i64>(&mut conn)
+                .await
+                .map_err(|e| self.error(e))?;
+        }
         Ok(existed == 1)
     }
 
@@ -285,26 +353,46 @@ return existed
             .collect())
     }
 
-    /// The recordings of deleted mailbox `id` are gone from Asterisk.
+    /// The recordings of deleted mailbox `id` are gone from Asterisk: the mark
+    /// first (it is what blocks a new mailbox), then the list entry.
     pub async fn clear_purge(&self, id: &MailboxId) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
+        conn.del::<_, i64>(purge_mark(id.as_str()))
+            .await
+            .map_err(|e| self.error(e))?;
         conn.zrem::<_, _, i64>(purge_index(), id.as_str())
             .await
             .map(drop)
             .map_err(|e| self.error(e))
     }
 
-    /// Every mailbox number, sorted.
+    /// Every mailbox number, sorted. An index entry without its record (a
+    /// creation that stopped half-way, see [`Store::create_mailbox`]) is left
+    /// out.
     pub async fn mailbox_ids(&self) -> Result<Vec<MailboxId>, StoreError> {
         let mut conn = self.conn.clone();
         let raw: Vec<String> = conn
             .smembers(mailbox_index())
             .await
             .map_err(|e| self.error(e))?;
-        let mut ids: Vec<MailboxId> = raw
+        let listed: Vec<MailboxId> = raw
             .iter()
             .filter_map(|r| MailboxId::parse(r).ok())
             .collect();
+        // One EXISTS each, concurrently: on a Cluster the records are spread
+        // over every master, so they cannot be asked in one command.
+        let checks = listed.iter().map(|id| {
+            let mut conn = self.conn.clone();
+            let key = mailbox_key(id.as_str(), "box");
+            async move { conn.exists::<_, bool>(key).await }
+        });
+        let found = futures_util::future::join_all(checks).await;
+        let mut ids = Vec::with_capacity(listed.len());
+        for (id, exists) in listed.into_iter().zip(found) {
+            if exists.map_err(|e| self.error(e))? {
+                ids.push(id);
+            }
+        }
         ids.sort_by(|a, b| (a.as_str().len(), a.as_str()).cmp(&(b.as_str().len(), b.as_str())));
         Ok(ids)
     }

@@ -4,9 +4,13 @@
 //!
 //! | key | type | what |
 //! |---|---|---|
-//! | `vp:mail:jobs` | hash | job id (`<mailbox>/<message id>`) -> the job, as the mailer wrote it |
-//! | `vp:mail:due` | sorted set | job id, scored by when it may be tried next (ms) |
-//! | `vp:mail:tries` | hash | job id -> attempts started so far |
+//! | `vp:{mail}:jobs` | hash | job id (`<mailbox>/<message id>`) -> the job, as the mailer wrote it |
+//! | `vp:{mail}:due` | sorted set | job id, scored by when it may be tried next (ms) |
+//! | `vp:{mail}:tries` | hash | job id -> attempts started so far |
+//!
+//! The three share the hash tag `{mail}`, so each script below keeps to one
+//! Redis Cluster slot. Versions before it used `vp:mail:*`: a queue left there
+//! is moved on start-up ([`Store::move_legacy_mail_queue`]).
 //!
 //! A worker *claims* the first due job, which pushes its due time one lease
 //! ahead: if the instance dies while sending, the job comes back by itself once
@@ -17,21 +21,24 @@
 
 use std::time::Duration;
 
-use redis::Script;
+use redis::{AsyncCommands, Script};
 
 use super::keys::PREFIX;
 use super::{Store, StoreError};
 
+/// The hash tag of the queue's keys.
+const MAIL_TAG: &str = "mail";
+
 fn jobs() -> String {
-    format!("{PREFIX}:mail:jobs")
+    format!("{PREFIX}:{{{MAIL_TAG}}}:jobs")
 }
 
 fn due() -> String {
-    format!("{PREFIX}:mail:due")
+    format!("{PREFIX}:{{{MAIL_TAG}}}:due")
 }
 
 fn tries() -> String {
-    format!("{PREFIX}:mail:tries")
+    format!("{PREFIX}:{{{MAIL_TAG}}}:tries")
 }
 
 /// One claimed job.
@@ -190,6 +197,28 @@ impl Store {
             .await
             .map(drop)
             .map_err(|e| self.error(e))
+    }
+
+    /// Moves a queue written by a version before the `{mail}` hash tag to its
+    /// new keys, unless they hold one already (then the old one is left for a
+    /// look). Only a single server or a Sentinel group can hold such a queue.
+    pub async fn move_legacy_mail_queue(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        for (old, new) in [
+            (format!("{PREFIX}:mail:jobs"), jobs()),
+            (format!("{PREFIX}:mail:due"), due()),
+            (format!("{PREFIX}:mail:tries"), tries()),
+        ] {
+            let exists: bool = conn.exists(&old).await.map_err(|e| self.error(e))?;
+            if exists {
+                let moved: bool = conn
+                    .rename_nx(&old, &new)
+                    .await
+                    .map_err(|e| self.error(e))?;
+                tracing::info!(from = %old, to = %new, moved, "legacy e-mail queue key");
+            }
+        }
+        Ok(())
     }
 
     /// Jobs waiting or being sent.

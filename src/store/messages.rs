@@ -178,6 +178,13 @@ pub struct Message {
     pub received: DateTime<Utc>,
     /// Length of the audio in whole seconds.
     pub duration_secs: u32,
+    /// The Asterisk (its entity id, as `GET /asterisk/ping` says) whose
+    /// recordings folder received the audio; empty when unknown (messages saved
+    /// before this was kept, imports). With several Asterisk servers, audio
+    /// missing on another server means its recordings folder is not the shared
+    /// one (docs/SCALING.md), not that the message is gone: repair there leaves
+    /// the message alone (`admin::repair`).
+    pub recorded_on: String,
 }
 
 impl Message {
@@ -186,13 +193,14 @@ impl Message {
         message_recording(&self.mailbox, &self.id)
     }
 
-    pub(super) fn fields(&self) -> [(&'static str, String); 5] {
+    pub(super) fn fields(&self) -> [(&'static str, String); 6] {
         [
             ("folder", self.folder.as_str().to_owned()),
             ("caller_number", self.caller_number.clone()),
             ("caller_name", self.caller_name.clone()),
             ("received", self.received.timestamp_millis().to_string()),
             ("duration", self.duration_secs.to_string()),
+            ("recorded_on", self.recorded_on.clone()),
         ]
     }
 
@@ -217,6 +225,7 @@ impl Message {
             caller_name: get("caller_name"),
             received,
             duration_secs: get("duration").parse().unwrap_or(0),
+            recorded_on: get("recorded_on"),
             id,
             mailbox,
         }
@@ -789,6 +798,7 @@ mod tests {
             caller_name: "Bob".into(),
             received: at(1_700_000_000_123),
             duration_secs: 12,
+            recorded_on: String::new(),
         };
         let fields: HashMap<String, String> = full
             .fields()

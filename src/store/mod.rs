@@ -4,10 +4,13 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod connection;
 pub mod damage;
 pub mod deposits;
 pub mod imports;
 pub mod keys;
+pub mod lamps;
+pub mod lease;
 pub mod lockout;
 pub mod mailboxes;
 pub mod mailq;
@@ -18,13 +21,13 @@ pub mod signin;
 pub mod throttle;
 pub mod tokens;
 
-use redis::aio::ConnectionManager;
-
-use crate::config::{RedisConfig, mask_url};
+use crate::config::RedisConfig;
+use connection::Connection;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// Redis could not be reached or answered with an error. The URL is masked.
+    /// Redis could not be reached or answered with an error. The URL is masked
+    /// (in Sentinel and Cluster modes: the addresses, never a password).
     #[error("redis at {url} failed: {source}")]
     Redis {
         url: String,
@@ -37,25 +40,30 @@ pub enum StoreError {
     Damaged { key: String },
 }
 
-/// A cheap-to-clone handle on the Redis connection. The connection manager reconnects
-/// by itself; a command issued while Redis is away fails with `StoreError::Redis`.
+/// A cheap-to-clone handle on the Redis connection (one server, Sentinel or
+/// Cluster: see `connection`). It reconnects by itself; a command issued while
+/// Redis is away fails with `StoreError::Redis`.
 #[derive(Clone)]
 pub struct Store {
-    conn: ConnectionManager,
+    conn: Connection,
     masked_url: String,
 }
 
 impl Store {
     /// Connects, so that a wrong URL or a stopped server is reported at start-up.
     pub async fn connect(config: &RedisConfig) -> Result<Store, StoreError> {
-        let masked_url = mask_url(&config.url);
-        let wrap = |source| StoreError::Redis {
-            url: masked_url.clone(),
-            source,
-        };
-        let client = redis::Client::open(config.url.as_str()).map_err(wrap)?;
-        let conn = ConnectionManager::new(client).await.map_err(wrap)?;
-        Ok(Store { conn, masked_url })
+        let masked_url = Connection::describe(config);
+        let conn = Connection::open(config)
+            .await
+            .map_err(|source| StoreError::Redis {
+                url: masked_url.clone(),
+                source,
+            })?;
+        let store = Store { conn, masked_url };
+        if !store.conn.is_cluster() {
+            store.move_legacy_mail_queue().await?;
+        }
+        Ok(store)
     }
 
     /// Round trip to Redis: used at start-up and by health checks.

@@ -667,6 +667,7 @@ async fn repair(State(web): State<Web>, caller: ApiCaller) -> ApiResult {
             "skipped_live": report.skipped_live,
             "skipped_recent": report.skipped_recent,
             "skipped_no_mailbox": report.skipped_no_mailbox,
+            "skipped_elsewhere": report.skipped_elsewhere,
             "failed": report.failed,
             "mailboxes_changed": report.changed.iter().map(ToString::to_string).collect::<Vec<_>>(),
         }),

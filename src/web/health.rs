@@ -1,6 +1,7 @@
 //! `/healthz` (the process answers), `/readyz` (it can serve calls: the ARI
-//! events websocket is connected and Redis answers) and `/metrics`
-//! (Prometheus). None needs a sign-in: they reveal no personal data, and the
+//! events websocket is connected and Redis answers; so a high-availability
+//! standby is not ready, and a load balancer sends the web portals' traffic to
+//! the active instance) and `/metrics` (Prometheus). None needs a sign-in: they reveal no personal data, and the
 //! server listens on loopback unless configured otherwise.
 
 use std::sync::atomic::Ordering;
@@ -40,6 +41,7 @@ async fn readyz(State(web): State<Web>) -> Response {
     };
     let body = json!({
         "status": if status == StatusCode::OK { "ready" } else { "not ready" },
+        "role": web.role.get().as_str(),
         "ari_websocket": if ari { "connected" } else { "disconnected" },
         "redis": if redis { "reachable" } else { "unreachable" },
     });
@@ -57,11 +59,23 @@ async fn metrics_text(State(web): State<Web>) -> Response {
     } else {
         0.0
     };
-    let text = metrics::render(&[(
-        "voiceportal_ari_websocket_connected",
-        "Whether the ARI events websocket is connected (1) or not (0).",
-        connected,
-    )]);
+    let serving = if web.role.get().serves_calls() {
+        1.0
+    } else {
+        0.0
+    };
+    let text = metrics::render(&[
+        (
+            "voiceportal_ari_websocket_connected",
+            "Whether the ARI events websocket is connected (1) or not (0).",
+            connected,
+        ),
+        (
+            "voiceportal_ha_active",
+            "Whether this instance owns the ARI application (1: active, or [ha] off) or stands by (0).",
+            serving,
+        ),
+    ]);
     (
         [
             (

@@ -64,6 +64,8 @@ pub struct WebParts {
     pub notifier: Notifier,
     /// Whether the ARI events websocket is connected (for `/readyz`).
     pub ari_connected: Arc<AtomicBool>,
+    /// Active or standby under `[ha]` (for `/readyz` and `/metrics`).
+    pub role: crate::ha::RoleCell,
 }
 
 impl Deref for Web {

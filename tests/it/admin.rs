@@ -108,11 +108,9 @@ fn audit_stream(redis: &TestRedis) -> String {
 }
 
 async fn store(redis: &TestRedis) -> Store {
-    Store::connect(&RedisConfig {
-        url: redis.url.clone(),
-    })
-    .await
-    .unwrap()
+    Store::connect(&RedisConfig::single(redis.url.clone()))
+        .await
+        .unwrap()
 }
 
 fn hasher() -> PinHasher {
@@ -604,6 +602,7 @@ async fn json_outputs_for_scripts_and_reads_are_not_audited() {
             caller_name: "Bob".into(),
             received,
             duration_secs: 7,
+            recorded_on: String::new(),
         };
         store.save_message(&message, 100).await.unwrap();
     }

@@ -47,6 +47,8 @@ password = "ari-secret-123"
 
 [redis]
 url = "redis://:redis-secret-456@127.0.0.1:6380/2"
+password = "node-secret-789"
+sentinel_password = "sentinel-secret-012"
 "#;
     let out = check_config(Some(file), &[("VOICEPORTAL__ARI__APP", "vp2")]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -55,6 +57,8 @@ url = "redis://:redis-secret-456@127.0.0.1:6380/2"
     assert!(shown.contains("app = \"vp2\""), "{shown}");
     assert!(!shown.contains("ari-secret-123"), "{shown}");
     assert!(!shown.contains("redis-secret-456"), "{shown}");
+    assert!(!shown.contains("node-secret-789"), "{shown}");
+    assert!(!shown.contains("sentinel-secret-012"), "{shown}");
 }
 
 #[test]
@@ -72,6 +76,16 @@ fn invalid_values_fail_with_the_key_named() {
         ("[ari]\nnot_a_key = 1\n", "not_a_key"),
         ("this is not toml", "voiceportal.toml"),
         ("[redis]\nurl = \"http://x\"\n", "redis.url"),
+        ("[redis]\nmode = \"sentinel\"\n", "redis.sentinels"),
+        (
+            "[redis]\nmode = \"sentinel\"\nsentinels = [\"127.0.0.1:26379\"]\n",
+            "redis.master_name",
+        ),
+        (
+            "[redis]\nmode = \"cluster\"\nnodes = [\"127.0.0.1\"]\n",
+            "redis.nodes",
+        ),
+        ("[redis]\nmode = \"ring\"\n", "mode"),
     ];
     for (file, expected) in cases {
         let out = check_config(Some(file), &[]);

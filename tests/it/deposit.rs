@@ -172,6 +172,8 @@ async fn a_message_with_review_is_saved_and_lights_the_lamp() {
     let saved = messages(&app, "1001").await;
     assert_eq!(saved.len(), 1);
     assert_eq!(saved[0].caller_number, "0612345678");
+    // Which Asterisk's recordings folder holds it (see `admin::repair`).
+    assert_eq!(saved[0].recorded_on, "00:00:00:00:00:01");
     // 3 s spoken from the beep's start; the beep itself is not recorded.
     assert!((2..=4).contains(&saved[0].duration_secs), "{saved:?}");
     let stored: Vec<_> = app

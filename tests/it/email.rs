@@ -59,11 +59,9 @@ async fn start(config: &EmailConfig) -> (Simulator, Notifier) {
 
 /// A store on a fresh database: the mail queue lives there.
 async fn test_store() -> Store {
-    Store::connect(&RedisConfig {
-        url: TestRedis::fresh().url,
-    })
-    .await
-    .expect("connect the test store")
+    Store::connect(&RedisConfig::single(TestRedis::fresh().url))
+        .await
+        .expect("connect the test store")
 }
 
 fn mailbox(number: &str, email: Option<&str>) -> MailboxRecord {
@@ -85,6 +83,7 @@ fn message(mailbox: &MailboxRecord) -> Message {
         caller_name: "Bob Dupont".into(),
         received,
         duration_secs: 2,
+        recorded_on: String::new(),
     }
 }
 

@@ -18,11 +18,9 @@ use voiceportal::store::lockout::{
 use crate::support::redis::TestRedis;
 
 async fn connect(redis: &TestRedis) -> Store {
-    Store::connect(&RedisConfig {
-        url: redis.url.clone(),
-    })
-    .await
-    .unwrap()
+    Store::connect(&RedisConfig::single(redis.url.clone()))
+        .await
+        .unwrap()
 }
 
 fn mailbox(n: &str) -> LockSubject {

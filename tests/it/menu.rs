@@ -292,6 +292,7 @@ async fn envelope_in_the_mailbox_language_and_time_zone() {
         caller_name: String::new(),
         received,
         duration_secs: 2,
+        recorded_on: String::new(),
     };
     app.sim.put_stored_recording(&message.recording(), 2.0);
     app.store.save_message(&message, 100).await.unwrap();

@@ -26,11 +26,9 @@ pub(crate) fn mbox(n: &str) -> MailboxId {
 }
 
 pub(crate) async fn store(redis: &TestRedis) -> Store {
-    Store::connect(&RedisConfig {
-        url: redis.url.clone(),
-    })
-    .await
-    .unwrap()
+    Store::connect(&RedisConfig::single(redis.url.clone()))
+        .await
+        .unwrap()
 }
 
 pub(crate) async fn create_mailbox(store: &Store, n: &str, timezone: &str) {
@@ -57,6 +55,7 @@ pub(crate) fn message(m: &str, ago: TimeDelta, suffix: u32, caller: &str) -> Mes
         },
         received,
         duration_secs: 4,
+        recorded_on: String::new(),
     }
 }
 
@@ -430,6 +429,7 @@ async fn admin_cli_lists_downloads_and_deletes_messages() {
         caller_name: "Bob".into(),
         received,
         duration_secs: 3,
+        recorded_on: String::new(),
     };
     let b = Message {
         id: MessageId::with_suffix(received + TimeDelta::minutes(1), 0xb2),

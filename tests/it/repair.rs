@@ -169,6 +169,38 @@ async fn entries_whose_audio_is_gone_are_removed_after_the_grace() {
     );
 }
 
+/// With several Asterisk servers, audio missing here but recorded on another
+/// server means this one does not see the shared folder: the message stays.
+#[tokio::test]
+async fn entries_recorded_on_another_asterisk_are_never_removed_for_missing_audio() {
+    let (_redis, store, sim) = setup().await;
+    let ari = client(&sim);
+    let m = mbox("1001");
+    let here = ari.asterisk_id().await.unwrap();
+    assert!(!here.is_empty());
+    let mut elsewhere = message("1001", TimeDelta::hours(1), 1, "1002");
+    elsewhere.recorded_on = "02:00:00:00:00:99".into();
+    let mut lost_here = message("1001", TimeDelta::hours(1), 2, "1003");
+    lost_here.recorded_on = here.clone();
+    for msg in [&elsewhere, &lost_here] {
+        store.save_message(msg, 100).await.unwrap();
+    }
+
+    let r = repair(&store, &ari).await.unwrap();
+    assert_eq!(fixes_of(&r), fixes(0, 0, 1), "{r:?}");
+    assert_eq!(r.skipped_elsewhere, 1);
+    assert_eq!(
+        store.messages(&m, Folder::New).await.unwrap(),
+        vec![elsewhere.clone()]
+    );
+    // Repair is steady: the next pass counts it again and removes nothing.
+    let again = repair(&store, &ari).await.unwrap();
+    assert_eq!(
+        (fixes_of(&again), again.skipped_elsewhere),
+        (fixes(0, 0, 0), 1)
+    );
+}
+
 #[tokio::test]
 async fn audio_of_unknown_mailboxes_is_left_alone() {
     let (redis, store, sim) = setup().await;

@@ -9,11 +9,9 @@ use crate::support::redis::TestRedis;
 
 async fn store() -> (Store, TestRedis) {
     let redis = TestRedis::fresh();
-    let store = Store::connect(&RedisConfig {
-        url: redis.url.clone(),
-    })
-    .await
-    .unwrap();
+    let store = Store::connect(&RedisConfig::single(redis.url.clone()))
+        .await
+        .unwrap();
     (store, redis)
 }
 
@@ -95,7 +93,62 @@ async fn create_read_update_delete() {
         .arg("vp:{1001}:*")
         .query(&mut conn)
         .unwrap();
-    assert!(left.is_empty(), "{left:?}");
+    // Only the purge mark stays, until the recordings are known to be gone.
+    assert_eq!(left, ["vp:{1001}:purged"]);
+}
+
+/// The purge mark, in the mailbox's own slot, is what blocks a new mailbox of
+/// a deleted number; the global lists are kept in their own steps.
+#[tokio::test]
+async fn a_deleted_number_stays_blocked_until_its_purge_is_cleared() {
+    let redis = TestRedis::fresh();
+    let store = Store::connect(&RedisConfig::single(redis.url.clone()))
+        .await
+        .unwrap();
+    let record = MailboxRecord::new(id("1001"));
+    assert_eq!(
+        store.create_mailbox(&record, None).await.unwrap(),
+        Created::Created
+    );
+    assert!(store.delete_mailbox(&id("1001")).await.unwrap());
+    assert!(store.purge_marked(&id("1001")).await.unwrap());
+    assert_eq!(store.purges().await.unwrap(), [id("1001")]);
+    assert!(store.mailbox_ids().await.unwrap().is_empty());
+    assert_eq!(
+        store.create_mailbox(&record, None).await.unwrap(),
+        Created::AudioPending
+    );
+    // The refused creation listed the number, but a number without a record
+    // is not a mailbox.
+    assert!(store.mailbox_ids().await.unwrap().is_empty());
+    store.clear_purge(&id("1001")).await.unwrap();
+    assert!(store.purges().await.unwrap().is_empty());
+    assert_eq!(
+        store.create_mailbox(&record, None).await.unwrap(),
+        Created::Created
+    );
+    assert_eq!(store.mailbox_ids().await.unwrap(), [id("1001")]);
+
+    // Deleting a number that is no mailbox marks nothing for purging.
+    assert!(!store.delete_mailbox(&id("1002")).await.unwrap());
+    assert_eq!(store.purges().await.unwrap(), Vec::<MailboxId>::new());
+    assert!(!store.purge_marked(&id("1002")).await.unwrap());
+
+    // A purge listed by an older version (no mark) still blocks creation.
+    let mut conn = redis.connection();
+    let _: i64 = redis::cmd("ZADD")
+        .arg("vp:purge")
+        .arg(1)
+        .arg("1003")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(
+        store
+            .create_mailbox(&MailboxRecord::new(id("1003")), None)
+            .await
+            .unwrap(),
+        Created::AudioPending
+    );
 }
 
 #[tokio::test]

@@ -29,11 +29,9 @@ async fn nothing_secret_is_logged_at_trace_for_any_target() {
     })
     .await
     .unwrap();
-    let store = Store::connect(&voiceportal::config::RedisConfig {
-        url: redis.url.clone(),
-    })
-    .await
-    .unwrap();
+    let store = Store::connect(&voiceportal::config::RedisConfig::single(redis.url.clone()))
+        .await
+        .unwrap();
     let mut record = MailboxRecord::new(id("1001"));
     record.name_recorded = true;
     store.create_mailbox(&record, None).await.unwrap();

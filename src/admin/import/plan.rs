@@ -92,6 +92,7 @@ impl Admin {
                     caller_name: source.caller_name.clone(),
                     received: source.received,
                     duration_secs: source.duration_secs.unwrap_or(0),
+                    recorded_on: String::new(),
                 },
                 key: source.key.clone(),
                 file: file.clone(),

@@ -15,12 +15,14 @@ mod asterisk;
 mod calls;
 mod faults;
 mod fidelity;
+mod ha;
 mod login_burst;
 mod migration;
 mod old_voicemail;
 mod pbx;
 mod phones;
 mod receptionist;
+mod servers;
 mod web_signin;
 
 use std::net::{TcpListener, UdpSocket};
@@ -89,9 +91,16 @@ fn free_udp_port(host: &str) -> u16 {
         .expect("a free UDP port")
 }
 
-/// Two blocks of 100 RTP ports, one per Asterisk, somewhere in 20000-59999.
+/// Two blocks of 100 RTP ports, one per Asterisk, somewhere in 20000-59999; the
+/// blocks of one test process never overlap (a test may start a second site).
 fn rtp_blocks() -> ((u16, u16), (u16, u16)) {
-    let base = 20_000 + 200 * (rand::random::<u16>() % 200);
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: OnceLock<AtomicU16> = OnceLock::new();
+    let slot = NEXT
+        .get_or_init(|| AtomicU16::new(rand::random::<u16>() % 200))
+        .fetch_add(1, Ordering::Relaxed)
+        % 200;
+    let base = 20_000 + 200 * slot;
     ((base, base + 99), (base + 100, base + 199))
 }
 
@@ -120,11 +129,20 @@ impl Stack {
     /// Everything started and connected, or None (said why) without an
     /// installation.
     pub async fn start() -> Option<Stack> {
-        Stack::start_with_hash(HashCost::fast_for_tests()).await
+        Stack::start_with(&[]).await
+    }
+
+    /// As `start`, with more settings for the service (`VOICEPORTAL__...`).
+    pub async fn start_with(extra_env: &[(&str, &str)]) -> Option<Stack> {
+        Stack::start_configured(HashCost::fast_for_tests(), extra_env).await
     }
 
     /// [`Stack::start`] with PINs hashed at `hash` (the service and the store).
     pub async fn start_with_hash(hash: HashCost) -> Option<Stack> {
+        Stack::start_configured(hash, &[]).await
+    }
+
+    async fn start_configured(hash: HashCost, extra_env: &[(&str, &str)]) -> Option<Stack> {
         let prefix = installation()?;
         let turn = one_at_a_time().lock().await;
         let dir = std::env::temp_dir().join(format!(
@@ -153,6 +171,7 @@ impl Stack {
         let phones_state = dir.join("phones");
         let phones_http = free_tcp_port("127.0.0.2");
         PhonesConfig {
+            host: "127.0.0.2",
             prefix: &prefix,
             state: &phones_state,
             pbx_data: &pbx_state.join("data"),
@@ -206,6 +225,12 @@ impl Stack {
             ),
         ];
 
+        let mut service_env = service_env;
+        service_env.extend(
+            extra_env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         let phones = Phones::connect(phones_asterisk.ari()).await;
         let observer = Observer::connect(&pbx.ari()).await;
         let stack = Stack {

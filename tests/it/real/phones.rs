@@ -1,4 +1,5 @@
-//! The demo phones 1001-1003, played by a second Asterisk on 127.0.0.2: each phone
+//! The demo phones 1001-1003, played by a second Asterisk on its own loopback
+//! address (127.0.0.2; a second site's phones on 127.0.0.3): each phone
 //! is an endpoint there that registers to the PBX with its extension's password
 //! (so the PBX rings it and sends it message-waiting NOTIFYs, as to a desk phone)
 //! and places calls into the PBX through the test's own ARI app. DTMF is sent as
@@ -18,6 +19,8 @@ pub const APP: &str = "phones";
 /// Writes the phones' Asterisk configuration into `state/etc`; `data` (sounds) is
 /// shared with the PBX's instance.
 pub struct PhonesConfig<'a> {
+    /// The phones' own loopback address.
+    pub host: &'a str,
     pub prefix: &'a Path,
     pub state: &'a Path,
     pub pbx_data: &'a Path,
@@ -62,8 +65,8 @@ impl PhonesConfig<'_> {
             (
                 "http.conf",
                 format!(
-                    "[general]\nenabled = yes\nbindaddr = 127.0.0.2\nbindport = {}\n",
-                    self.http
+                    "[general]\nenabled = yes\nbindaddr = {}\nbindport = {}\n",
+                    self.host, self.http
                 ),
             ),
             (
@@ -99,14 +102,15 @@ impl PhonesConfig<'_> {
     fn pjsip(&self) -> String {
         let pbx = format!("127.0.0.1:{}", self.pbx_sip);
         let mut conf = format!(
-            "[phones]\ntype = transport\nprotocol = udp\nbind = 127.0.0.2:{}\n\n",
-            self.sip
+            "[phones]\ntype = transport\nprotocol = udp\nbind = {}:{}\n\n",
+            self.host, self.sip
         );
+        let host = self.host;
         for (number, password) in self.phones {
             conf.push_str(&format!(
                 "[{number}]\ntype = endpoint\ntransport = phones\ncontext = phone-incoming\n\
                  disallow = all\nallow = ulaw\ndtmf_mode = rfc4733\ndirect_media = no\n\
-                 media_address = 127.0.0.2\nbind_rtp_to_media_address = yes\n\
+                 media_address = {host}\nbind_rtp_to_media_address = yes\n\
                  outbound_auth = {number}-auth\naors = {number}-pbx\nfrom_user = {number}\n\
                  incoming_mwi_mailbox = {number}@phones\n\n\
                  [{number}-auth]\ntype = auth\nauth_type = userpass\nusername = {number}\n\

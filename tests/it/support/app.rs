@@ -8,7 +8,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use voiceportal::access::Access;
 use voiceportal::app::App;
-use voiceportal::config::{Config, Secret};
+use voiceportal::config::{Config, RedisConfig, Secret};
 use voiceportal::domain::HashCost;
 use voiceportal::store::Store;
 
@@ -64,23 +64,47 @@ pub async fn spawn_second_instance(first: &TestApp) -> TestApp {
     spawn_app_on(SimConfig::default(), &redis, |_| {}).await
 }
 
+/// A second service instance sharing `first`'s Redis, reaching it through a
+/// proxy the test can take down.
+pub async fn spawn_second_instance_behind_proxy(first: &TestApp) -> (TestApp, RedisProxy) {
+    let redis = TestRedis {
+        url: first.config.redis.url.clone(),
+    };
+    let proxy = RedisProxy::start(&redis.url).await;
+    let url = proxy.url.clone();
+    let app = spawn_app_on(SimConfig::default(), &redis, move |config| {
+        config.redis.url = url;
+    })
+    .await;
+    (app, proxy)
+}
+
 async fn spawn_app_on(
     sim_config: SimConfig,
     redis: &TestRedis,
     tweak: impl FnOnce(&mut Config),
 ) -> TestApp {
+    spawn_app_on_redis(sim_config, RedisConfig::single(redis.url.clone()), tweak).await
+}
+
+/// The service and the test's own store both on `redis` (e.g. a Sentinel group
+/// or a Cluster); `tweak` may then point the service elsewhere.
+pub async fn spawn_app_on_redis(
+    sim_config: SimConfig,
+    redis: RedisConfig,
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
     let sim = Simulator::start(sim_config)
         .await
         .expect("start the ARI simulator");
-    let mut config = test_config(&sim, redis);
+    let mut config = test_config(&sim, &TestRedis::unused());
+    config.redis = redis.clone();
     tweak(&mut config);
     // The test's own view of Redis is direct, even when the service goes
     // through a proxy (see `spawn_app_behind_proxy`).
-    let store = Store::connect(&voiceportal::config::RedisConfig {
-        url: redis.url.clone(),
-    })
-    .await
-    .expect("connect the test store");
+    let store = Store::connect(&redis)
+        .await
+        .expect("connect the test store");
     let mut app = TestApp {
         sim,
         config,

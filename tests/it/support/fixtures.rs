@@ -54,6 +54,7 @@ pub async fn message(
         caller_name: String::new(),
         received,
         duration_secs: secs,
+        recorded_on: String::new(),
     };
     app.sim
         .put_stored_recording(&message.recording(), secs.into());

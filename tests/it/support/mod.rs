@@ -4,6 +4,7 @@ pub mod fixtures;
 pub mod logs;
 pub mod probe;
 pub mod redis;
+pub mod redis_ha;
 pub mod redis_proxy;
 pub mod smtp;
 pub mod web;
