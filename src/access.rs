@@ -7,19 +7,21 @@
 //! which mailboxes exist.
 
 pub mod accounts;
+pub mod hash_pool;
 pub mod sessions;
 pub mod signin;
 pub mod tokens;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
-use tracing::warn;
+use tracing::{info, warn};
 
+use self::hash_pool::{HashPool, PoolError};
 use crate::config::Config;
 use crate::domain::{
-    HashError, MailboxId, Password, Pin, PinHasher, PinPolicy, PinRejection, TokenKey,
+    HashError, Hashing, MailboxId, Password, Pin, PinHasher, PinPolicy, PinRejection, TokenKey,
 };
 use crate::metrics::{LockoutSubject, LoginOutcome, METRICS};
 use crate::store::lockout::{LockSubject, LockoutPolicy, Reservation};
@@ -34,6 +36,9 @@ pub enum AccessError {
     Hash(#[from] HashError),
     #[error("PIN hashing task failed: {0}")]
     Task(String),
+    /// The hashing queue is full, or a job was lost.
+    #[error(transparent)]
+    Pool(#[from] PoolError),
 }
 
 /// Which PIN a caller was let in with: what a later PIN change must still find
@@ -103,14 +108,13 @@ pub enum NewPin {
 #[derive(Clone)]
 pub struct Access {
     store: Store,
-    hasher: PinHasher,
+    /// Every argon2 run of this instance, in arrival order (see `hash_pool`).
+    pool: Arc<HashPool>,
     policy: PinPolicy,
     lockout: LockoutPolicy,
     /// Real verifications of a stored secret since start-up (dummy ones excluded):
     /// what the lockout bounds, exposed so operators and tests can watch it.
     verifications: Arc<AtomicU64>,
-    /// Bounds concurrent argon2 runs (see `hashing`).
-    hash_slots: Arc<Semaphore>,
     /// `portal.default_pin_from_any_phone`.
     default_pin_from_any_phone: bool,
     /// Keys the digests of web session ids and API tokens (see `domain::token`).
@@ -125,20 +129,26 @@ enum Guess {
 }
 
 impl Guess {
-    fn verify(&self, hasher: &PinHasher, hash: &str) -> bool {
+    fn verify(&self, hashing: &mut Hashing<'_>, hash: &str) -> bool {
         match self {
-            Guess::Pin(pin) => hasher.verify(pin, hash),
-            Guess::Password(password) => hasher.verify_password(password, hash),
+            Guess::Pin(pin) => hashing.verify(pin, hash),
+            Guess::Password(password) => hashing.verify_password(password, hash),
         }
     }
 
-    fn verify_dummy(&self, hasher: &PinHasher) {
+    fn verify_dummy(&self, hashing: &mut Hashing<'_>) {
         match self {
-            Guess::Pin(pin) => hasher.verify_dummy(pin),
-            Guess::Password(password) => hasher.verify_password_dummy(password),
+            Guess::Pin(pin) => hashing.verify_dummy(pin),
+            Guess::Password(password) => hashing.verify_password_dummy(password),
         }
     }
 }
+
+/// First and longest pause between two tries at a reservation while the quota
+/// is busy: short enough to catch a slot soon after a verification ends (one
+/// takes tens of milliseconds), long enough not to hammer Redis.
+const BUSY_PAUSE_MIN: Duration = Duration::from_millis(5);
+const BUSY_PAUSE_MAX: Duration = Duration::from_millis(80);
 
 impl Access {
     pub fn new(config: &Config, store: Store) -> Result<Access, AccessError> {
@@ -146,13 +156,16 @@ impl Access {
         if !hasher.is_peppered() {
             warn!("security.pepper is empty: PIN hashes rely on their salt alone");
         }
+        let pool_config = &config.security.hash_pool;
+        let pool = HashPool::start(&hasher, pool_config.workers(), pool_config.queue_limit())
+            .map_err(|e| AccessError::Task(format!("cannot start the PIN hashing threads: {e}")))?;
+        report_capacity(&hasher, &pool, pool_config.queue_limit(), config);
         Ok(Access {
             store,
-            hasher,
+            pool: Arc::new(pool),
             policy: config.pin_policy.clone(),
             lockout: config.lockout.clone(),
             verifications: Arc::new(AtomicU64::new(0)),
-            hash_slots: Arc::new(Semaphore::new(hash_slots())),
             default_pin_from_any_phone: config.portal.default_pin_from_any_phone,
             token_key: TokenKey::derive(&config.security.pepper),
         })
@@ -236,12 +249,16 @@ impl Access {
         .await
     }
 
-    /// Waits for a hashing slot, then reserves the attempt, verifies (against a
+    /// Reserves the attempt (waiting up to `lockout.busy_wait` while other calls
+    /// hold the rest of the quota), verifies in the hashing queue (against a
     /// dummy when there is no stored hash, which is never right) and records the
-    /// result. The slot comes first so that an attempt never sits reserved in a
-    /// queue long enough to expire into a strike. When `allowed` is false the
-    /// secret is verified all the same (same work, same timing) but a right one
-    /// counts as wrong.
+    /// result. When `allowed` is false the secret is verified all the same (same
+    /// work, same timing) but a right one counts as wrong.
+    ///
+    /// The reservation is held while the job waits in the queue; the queue's
+    /// bound keeps that wait far below `lockout.attempt_ttl` (see
+    /// `report_capacity`). A job refused by a full queue never ran: its attempt
+    /// is cancelled, not counted.
     async fn check(
         &self,
         subject: &LockSubject,
@@ -249,30 +266,37 @@ impl Access {
         hash: Option<String>,
         allowed: bool,
     ) -> Result<Verdict, AccessError> {
-        let _slot = self.hash_slot().await?;
-        let token = match self.store.reserve_attempt(subject, &self.lockout).await? {
+        let token = match self.reserve(subject).await? {
             Reservation::Locked => return Ok(Verdict::Locked),
             Reservation::Busy => {
-                // Other calls hold the rest of the quota: a wrong PIN, no strike.
-                self.blocking(move |this| guess.verify_dummy(&this.hasher))
-                    .await?;
+                // Still busy after the wait: a wrong PIN, no strike.
+                self.hashing(move |h| guess.verify_dummy(h)).await?;
                 return Ok(Verdict::Wrong);
             }
             Reservation::Granted(token) => token,
         };
-        let right = match hash {
+        let verified = match hash {
             Some(hash) => {
                 self.verifications.fetch_add(1, Ordering::Relaxed);
-                let right = self
-                    .blocking(move |this| guess.verify(&this.hasher, &hash))
-                    .await?;
-                right && allowed
+                self.hashing(move |h| guess.verify(h, &hash))
+                    .await
+                    .map(|right| right && allowed)
             }
-            None => {
-                self.blocking(move |this| guess.verify_dummy(&this.hasher))
+            None => self
+                .hashing(move |h| guess.verify_dummy(h))
+                .await
+                .map(|()| false),
+        };
+        let right = match verified {
+            Ok(right) => right,
+            Err(AccessError::Pool(PoolError::Full(waiting))) => {
+                self.store
+                    .cancel_attempt(subject, token, &self.lockout)
                     .await?;
-                false
+                return Err(PoolError::Full(waiting).into());
             }
+            // A lost job may have verified: its reservation expires as a strike.
+            Err(e) => return Err(e),
         };
         let result = self
             .store
@@ -296,6 +320,26 @@ impl Access {
         })
     }
 
+    /// One reservation for `subject`, retried with growing pauses while the quota
+    /// is busy, for at most `lockout.busy_wait`: simultaneous logins to one shared
+    /// mailbox then take turns instead of being refused. The lock stays atomic:
+    /// every try is one `reserve_attempt` script.
+    async fn reserve(&self, subject: &LockSubject) -> Result<Reservation, AccessError> {
+        let deadline = Instant::now() + self.lockout.busy_wait;
+        let mut pause = BUSY_PAUSE_MIN;
+        loop {
+            let reservation = self.store.reserve_attempt(subject, &self.lockout).await?;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !matches!(reservation, Reservation::Busy) || left.is_zero() {
+                return Ok(reservation);
+            }
+            // Jitter, so that waiters on several instances do not retry in step.
+            let jittered = pause.mul_f64(0.5 + rand::random::<f64>());
+            tokio::time::sleep(jittered.min(left)).await;
+            pause = (pause * 2).min(BUSY_PAUSE_MAX);
+        }
+    }
+
     /// The full policy check of a PIN the owner wants, without storing it: the
     /// reason is spoken before the caller is asked to confirm.
     ///
@@ -313,20 +357,14 @@ impl Access {
         let Some((record, current)) = self.store.mailbox_with_pin(mailbox).await? else {
             return Ok(NewPin::ChangedMeanwhile);
         };
-        let (candidate, id) = (pin.clone(), mailbox.clone());
+        let (candidate, id, policy) = (pin.clone(), mailbox.clone(), self.policy.clone());
         let checked = self
-            .hashing(move |this| {
-                this.policy.check(
-                    &candidate,
-                    &id,
-                    &this.hasher,
-                    default_hash.as_deref(),
-                    &history,
-                )?;
+            .hashing(move |hashing| {
+                policy.check(&candidate, &id, hashing, default_hash.as_deref(), &history)?;
                 // The PIN being replaced (a default or temporary one never enters
                 // the history) must not come back as the "new" one.
                 match current {
-                    Some(current) if this.hasher.verify(&candidate, &current) => {
+                    Some(current) if hashing.verify(&candidate, &current) => {
                         Err(PinRejection::RecentlyUsed)
                     }
                     _ => Ok(()),
@@ -366,7 +404,7 @@ impl Access {
             other => return Ok(other),
         }
         let pin = pin.clone();
-        let hash = self.hashing(move |this| this.hasher.hash(&pin)).await??;
+        let hash = self.hashing(move |h| h.hash(&pin)).await??;
         let swap = self
             .store
             .replace_pin(mailbox, proof.0.as_deref(), &hash, self.policy.history)
@@ -391,42 +429,46 @@ impl Access {
 
     async fn verify_dummy(&self, pin: &Pin) -> Result<(), AccessError> {
         let pin = pin.clone();
-        self.hashing(move |this| this.hasher.verify_dummy(&pin))
-            .await
+        self.hashing(move |h| h.verify_dummy(&pin)).await
     }
 
-    /// Runs argon2 work off the async threads, at most `hash_slots` at a time: each
-    /// run holds `security.hash.memory_kib` of memory, so a burst of logins must
-    /// queue rather than allocate without bound.
+    /// Runs argon2 work on the hashing threads, after every job queued before it.
     async fn hashing<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&Access) -> T + Send + 'static,
+        work: impl FnOnce(&mut Hashing<'_>) -> T + Send + 'static,
     ) -> Result<T, AccessError> {
-        let _slot = self.hash_slot().await?;
-        self.blocking(work).await
-    }
-
-    async fn hash_slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, AccessError> {
-        self.hash_slots
-            .acquire()
-            .await
-            .map_err(|e| AccessError::Task(e.to_string()))
-    }
-
-    /// Argon2 work on the blocking pool; the caller holds a hashing slot.
-    async fn blocking<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&Access) -> T + Send + 'static,
-    ) -> Result<T, AccessError> {
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || work(&this))
-            .await
-            .map_err(|e| AccessError::Task(e.to_string()))
+        Ok(self.pool.run(work).await?)
     }
 }
 
-/// One argon2 run per core: more would only queue inside the blocking pool while
-/// holding their memory.
-fn hash_slots() -> usize {
-    std::thread::available_parallelism().map_or(2, usize::from)
+/// Measures one verification at the configured cost and says what it means for
+/// logins: the rate the workers sustain and how long a full queue takes to
+/// drain. An attempt is reserved while it waits in the queue, so a drain time
+/// near `lockout.attempt_ttl` would turn waits into strikes: warned about.
+fn report_capacity(hasher: &PinHasher, pool: &HashPool, queue_limit: usize, config: &Config) {
+    let pin = Pin::parse("000000").ok();
+    let started = Instant::now();
+    if let Some(pin) = &pin {
+        hasher.verify_dummy(pin);
+    }
+    let hash_time = started.elapsed();
+    let workers = pool.workers();
+    let per_second = workers as f64 / hash_time.as_secs_f64().max(1e-6);
+    let drain = hash_time.mul_f64(queue_limit as f64 / workers as f64);
+    info!(
+        hash_ms = hash_time.as_secs_f64() * 1000.0,
+        workers,
+        logins_per_second = per_second.round(),
+        full_queue_drain_s = drain.as_secs_f64(),
+        "PIN hashing ready"
+    );
+    if drain * 2 > config.lockout.attempt_ttl {
+        warn!(
+            queue_limit,
+            full_queue_drain_s = drain.as_secs_f64(),
+            attempt_ttl_s = config.lockout.attempt_ttl.as_secs_f64(),
+            "a full PIN hashing queue takes more than half of lockout.attempt_ttl to drain: \
+             lower security.hash_pool.queue_limit or the hash cost, or raise attempt_ttl"
+        );
+    }
 }

@@ -500,8 +500,52 @@ pub struct SecurityConfig {
     /// Redis: a stolen database alone then cannot be brute-forced. Changing it
     /// invalidates every stored PIN.
     pub pepper: Secret,
-    /// argon2id cost.
+    /// argon2id cost (docs/PIN-HASHING.md: how the default was chosen).
     pub hash: HashCost,
+    /// The threads that run it.
+    pub hash_pool: HashPoolConfig,
+}
+
+/// The PIN-hashing threads (`access::hash_pool`): logins are hashed in the order
+/// they arrive by a fixed number of workers, each keeping its argon2 memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HashPoolConfig {
+    /// Hashing threads; absent = one per available core (more cannot hash
+    /// faster, and each holds `security.hash.memory_kib`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workers: Option<usize>,
+    /// Most verifications waiting for a thread; one more is refused at once (the
+    /// caller hears the apology) instead of waiting. Absent = 1000: at the
+    /// default cost on 2 cores, about 15 s of hashing, well inside
+    /// `lockout.attempt_ttl`, which a queued attempt must not outlive.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_limit: Option<usize>,
+}
+
+impl HashPoolConfig {
+    pub const DEFAULT_QUEUE_LIMIT: usize = 1000;
+
+    /// The number of threads to start.
+    pub fn workers(&self) -> usize {
+        self.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+        })
+    }
+
+    pub fn queue_limit(&self) -> usize {
+        self.queue_limit.unwrap_or(Self::DEFAULT_QUEUE_LIMIT)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.workers == Some(0) {
+            return Err("workers must be at least 1 (leave it out for one per core)".into());
+        }
+        if self.queue_limit == Some(0) {
+            return Err("queue_limit must be at least 1".into());
+        }
+        Ok(())
+    }
 }
 
 /// Where Asterisk's REST interface is and how we identify ourselves to it.
@@ -922,6 +966,10 @@ impl Config {
             .hash
             .validate()
             .map_err(|reason| invalid("security.hash", reason))?;
+        self.security
+            .hash_pool
+            .validate()
+            .map_err(|reason| invalid("security.hash_pool", reason))?;
         self.lockout
             .validate()
             .map_err(|reason| invalid("lockout", reason))?;
@@ -1150,6 +1198,31 @@ mod tests {
         config.web.public_url = "ftp://example.org".into();
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("web.public_url"), "{err}");
+    }
+
+    #[test]
+    fn hash_pool_settings() {
+        let config = Config::default();
+        assert!(config.security.hash_pool.workers() >= 1);
+        assert_eq!(config.security.hash_pool.queue_limit(), 1000);
+        for zero in [
+            HashPoolConfig {
+                workers: Some(0),
+                ..HashPoolConfig::default()
+            },
+            HashPoolConfig {
+                queue_limit: Some(0),
+                ..HashPoolConfig::default()
+            },
+        ] {
+            let mut config = Config::default();
+            config.security.hash_pool = zero;
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains("security.hash_pool"), "{err}");
+        }
+        let pool: HashPoolConfig = toml::from_str("workers = 3").unwrap();
+        assert_eq!((pool.workers(), pool.queue_limit()), (3, 1000));
+        assert!(toml::from_str::<HashPoolConfig>("threads = 3").is_err());
     }
 
     #[test]

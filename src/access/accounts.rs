@@ -56,7 +56,7 @@ impl Access {
             .or_else(|_| Password::for_sign_in(""))
             .map_err(|e| AccessError::Task(e.to_string()))?;
         let Ok(name) = AdminName::parse(name) else {
-            self.blocking(move |this| this.hasher.verify_password_dummy(&password))
+            self.hashing(move |h| h.verify_password_dummy(&password))
                 .await?;
             return Ok(AdminSignIn::Denied);
         };

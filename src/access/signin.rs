@@ -88,7 +88,7 @@ impl Access {
         let code = OneTimeCode::generate();
         let pin = as_pin(&code)?;
         // Hashed whether or not the mailbox exists: the same work either way.
-        let hash = self.hashing(move |this| this.hasher.hash(&pin)).await??;
+        let hash = self.hashing(move |h| h.hash(&pin)).await??;
         let record = match &mailbox {
             Some(id) => self.store.mailbox(id).await?,
             None => None,
@@ -137,14 +137,11 @@ impl Access {
             _ => None,
         };
         let Some((id, attempt)) = attempt else {
-            self.hashing(move |this| this.hasher.verify_dummy(&pin))
-                .await?;
+            self.hashing(move |h| h.verify_dummy(&pin)).await?;
             return Ok(CodeCheck::Denied);
         };
         let hash = attempt.hash.clone();
-        let right = self
-            .hashing(move |this| this.hasher.verify(&pin, &hash))
-            .await?;
+        let right = self.hashing(move |h| h.verify(&pin, &hash)).await?;
         if !right
             || !self
                 .store

@@ -72,6 +72,7 @@ fn access_error(e: AccessError) -> AdminError {
         AccessError::Store(e) => AdminError::Store(e),
         AccessError::Hash(e) => AdminError::Hash(e),
         AccessError::Task(e) => AdminError::Task(e),
+        AccessError::Pool(e) => AdminError::Task(e.to_string()),
     }
 }
 

@@ -32,6 +32,13 @@ pub struct LockoutPolicy {
     /// (`lockout_duration`) the record is kept at least as long as the lock.
     #[serde(with = "humantime_serde")]
     pub unknown_mailbox_ttl: Duration,
+    /// How long a PIN entry waits for a free attempt when the others are all in
+    /// flight (simultaneous logins to one mailbox, on any instance), before it is
+    /// answered as a wrong PIN without a strike. An attempt in flight lasts one
+    /// verification plus its wait in the hashing queue, so with many logins to a
+    /// shared mailbox a short wait lets every right PIN in; 0 answers at once.
+    #[serde(with = "humantime_serde")]
+    pub busy_wait: Duration,
 }
 
 impl Default for LockoutPolicy {
@@ -41,6 +48,7 @@ impl Default for LockoutPolicy {
             lockout_duration: None,
             attempt_ttl: Duration::from_secs(60),
             unknown_mailbox_ttl: Duration::from_secs(24 * 3600),
+            busy_wait: Duration::from_secs(3),
         }
     }
 }
@@ -53,6 +61,13 @@ impl LockoutPolicy {
         }
         if self.attempt_ttl < Duration::from_millis(1) {
             return Err("attempt_ttl must be at least 1ms".into());
+        }
+        if self.busy_wait >= self.attempt_ttl {
+            return Err(
+                "busy_wait must be shorter than attempt_ttl (an entry waits for \
+                 attempts in flight, which end within attempt_ttl)"
+                    .into(),
+            );
         }
         if self.unknown_mailbox_ttl < Duration::from_secs(1) {
             return Err("unknown_mailbox_ttl must be at least 1s".into());
@@ -107,6 +122,7 @@ mod tests {
         assert_eq!(p.max_failed_attempts, 4);
         assert_eq!(p.lockout_duration, None);
         assert_eq!(p.attempt_ttl, Duration::from_secs(60));
+        assert_eq!(p.busy_wait, Duration::from_secs(3));
         p.validate().unwrap();
         assert_eq!((p.limit(), p.lock_ms(), p.attempt_ttl_ms()), (4, 0, 60_000));
     }
@@ -146,5 +162,10 @@ mod tests {
             ..LockoutPolicy::default()
         };
         assert!(no_lock.validate().unwrap_err().contains("lockout_duration"));
+        let long_wait = LockoutPolicy {
+            busy_wait: Duration::from_secs(60),
+            ..LockoutPolicy::default()
+        };
+        assert!(long_wait.validate().unwrap_err().contains("busy_wait"));
     }
 }

@@ -18,7 +18,7 @@ pub use entry::{EntryError, EntryPoint};
 pub use lockout::LockoutPolicy;
 pub use mailbox::{MailboxId, MailboxIdError};
 pub use pin::{Pin, PinPolicy, PinRejection};
-pub use pin_hash::{HashCost, HashError, PinHasher};
+pub use pin_hash::{HashCost, HashError, HashMemory, Hashing, PinHasher};
 pub use prompts::{Language, Prompt, UnknownLanguage};
 pub use receptionist::ReceptionistConfig;
 pub use token::{OneTimeCode, TokenKey};

@@ -15,7 +15,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::mailbox::MailboxId;
-use super::pin_hash::PinHasher;
+use super::pin_hash::Hashing;
 
 /// A PIN or passcode: digits only, at least one, at most [`Pin::MAX_LEN`].
 ///
@@ -254,21 +254,21 @@ impl PinPolicy {
         &self,
         pin: &Pin,
         mailbox: &MailboxId,
-        hasher: &PinHasher,
+        hashing: &mut Hashing<'_>,
         default_pin_hash: Option<&str>,
         history_hashes: &[String],
     ) -> Result<(), PinRejection> {
         self.check_rules(pin, mailbox)?;
         if self.forbid_default_pin
             && let Some(hash) = default_pin_hash
-            && hasher.verify(pin, hash)
+            && hashing.verify(pin, hash)
         {
             return Err(PinRejection::DefaultPin);
         }
         if history_hashes
             .iter()
             .take(self.history)
-            .any(|hash| hasher.verify(pin, hash))
+            .any(|hash| hashing.verify(pin, hash))
         {
             return Err(PinRejection::RecentlyUsed);
         }
@@ -298,7 +298,7 @@ fn matches_mailbox(pin: &str, mailbox: &str) -> bool {
 mod tests {
     use super::*;
     use crate::config::Secret;
-    use crate::domain::pin_hash::HashCost;
+    use crate::domain::pin_hash::{HashCost, PinHasher};
 
     fn pin(s: &str) -> Pin {
         Pin::parse(s).unwrap()
@@ -489,7 +489,15 @@ mod tests {
             .iter()
             .map(|p| hasher.hash(&pin(p)).unwrap())
             .collect();
-        let check = |p: &str| policy.check(&pin(p), &m, &hasher, Some(&default), &history);
+        let check = |p: &str| {
+            policy.check(
+                &pin(p),
+                &m,
+                &mut hasher.with(&mut hasher.memory()),
+                Some(&default),
+                &history,
+            )
+        };
         assert_eq!(check("482913"), Err(PinRejection::DefaultPin));
         assert_eq!(check("573920"), Err(PinRejection::RecentlyUsed));
         assert_eq!(check("668201"), Err(PinRejection::RecentlyUsed));
@@ -498,13 +506,25 @@ mod tests {
         assert_eq!(check("123456"), Err(PinRejection::Sequence));
         // No default PIN configured.
         assert_eq!(
-            policy.check(&pin("482913"), &m, &hasher, None, &history),
+            policy.check(
+                &pin("482913"),
+                &m,
+                &mut hasher.with(&mut hasher.memory()),
+                None,
+                &history
+            ),
             Ok(())
         );
         // Garbage in the history never refuses a PIN.
         let garbage = vec!["not a hash".to_owned()];
         assert_eq!(
-            policy.check(&pin("739105"), &m, &hasher, None, &garbage),
+            policy.check(
+                &pin("739105"),
+                &m,
+                &mut hasher.with(&mut hasher.memory()),
+                None,
+                &garbage
+            ),
             Ok(())
         );
     }
@@ -522,12 +542,24 @@ mod tests {
             ..PinPolicy::default()
         };
         assert_eq!(
-            two.check(&pin("668201"), &m, &hasher, None, &history),
+            two.check(
+                &pin("668201"),
+                &m,
+                &mut hasher.with(&mut hasher.memory()),
+                None,
+                &history
+            ),
             Err(PinRejection::RecentlyUsed)
         );
         // The third-newest is beyond a history of 2.
         assert_eq!(
-            two.check(&pin("739105"), &m, &hasher, None, &history),
+            two.check(
+                &pin("739105"),
+                &m,
+                &mut hasher.with(&mut hasher.memory()),
+                None,
+                &history
+            ),
             Ok(())
         );
         let none = PinPolicy {
@@ -537,7 +569,13 @@ mod tests {
         };
         let default = hasher.hash(&pin("573920")).unwrap();
         assert_eq!(
-            none.check(&pin("573920"), &m, &hasher, Some(&default), &history),
+            none.check(
+                &pin("573920"),
+                &m,
+                &mut hasher.with(&mut hasher.memory()),
+                Some(&default),
+                &history
+            ),
             Ok(())
         );
     }

@@ -153,11 +153,12 @@ pub enum Reservation {
     /// strike is added (SPEC).
     Locked,
     /// Not locked, but the rest of the quota is held by attempts in flight in other
-    /// calls (a burst of simultaneous guesses). Do not verify: treat the entry as a
-    /// wrong PIN for this call (same prompt, and ideally
-    /// [`crate::domain::PinHasher::verify_dummy`] for the same timing), without a
-    /// strike. It clears as soon as those attempts finish or expire, so a real owner
-    /// only meets it while someone else is guessing at the very same moment.
+    /// calls (simultaneous logins or guesses). Do not verify yet: it clears as soon
+    /// as one of those attempts succeeds or is cancelled (a failure or an expiry
+    /// turns its slot into a strike), so `Access` asks again for up to
+    /// `lockout.busy_wait`; still busy after that,
+    /// the entry is a wrong PIN for this call (same prompt, same hashing work
+    /// against a dummy hash), without a strike.
     Busy,
 }
 
@@ -342,6 +343,18 @@ keep(tonumber(ARGV[3]), now)
 return reply(s)
 "#;
 
+/// ARGV: token id, expire_ms. Withdraws an attempt whose secret was never
+/// verified (the hashing queue refused it): no strike, no reset. Returns reply(s).
+const CANCEL: &str = r#"
+local now = now_ms()
+if damaged() then return { -9 } end
+local s = settle(now)
+if redis.call('HDEL', key, 'a:' .. ARGV[1]) == 1 then s.in_flight = s.in_flight - 1 end
+tidy(s)
+keep(tonumber(ARGV[2]), now)
+return reply(s)
+"#;
+
 /// No ARGV. Returns reply(s) after applying expiries with the stored policy.
 const STATUS: &str = r#"
 if damaged() then return { -9 } end
@@ -364,6 +377,7 @@ fn script(body: &str) -> Script {
 static RESERVE_SCRIPT: LazyLock<Script> = LazyLock::new(|| script(RESERVE));
 static FINISH_SCRIPT: LazyLock<Script> = LazyLock::new(|| script(FINISH));
 static STRIKE_SCRIPT: LazyLock<Script> = LazyLock::new(|| script(STRIKE));
+static CANCEL_SCRIPT: LazyLock<Script> = LazyLock::new(|| script(CANCEL));
 static STATUS_SCRIPT: LazyLock<Script> = LazyLock::new(|| script(STATUS));
 static UNLOCK_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(UNLOCK));
 
@@ -475,6 +489,29 @@ impl Store {
         }
         let (strikes, locked, _) = decode_state(&raw);
         Ok(AttemptResult { strikes, locked })
+    }
+
+    /// Withdraws a granted attempt whose secret was never verified (the hashing
+    /// queue was full): its share of the quota is free again, with no strike.
+    /// The invariant counts verifications, and none happened.
+    pub async fn cancel_attempt(
+        &self,
+        subject: &LockSubject,
+        token: AttemptToken,
+        policy: &LockoutPolicy,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let raw: Vec<i64> = CANCEL_SCRIPT
+            .key(subject.key())
+            .arg(&token.id)
+            .arg(subject.expire_ms(policy))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.error(e))?;
+        if raw.first() == Some(&DAMAGED) {
+            damaged(subject);
+        }
+        Ok(())
     }
 
     /// Adds one strike (locking at the limit) for a guess that needed no

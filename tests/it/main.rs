@@ -26,6 +26,7 @@ mod receptionist;
 mod redis_ha;
 mod repair;
 mod servers;
+mod shared_mailbox;
 mod store_mailboxes;
 mod trace_logs;
 mod web_admin;

@@ -16,6 +16,7 @@ mod calls;
 mod faults;
 mod fidelity;
 mod ha;
+mod login_burst;
 mod migration;
 mod old_voicemail;
 mod pbx;
@@ -133,6 +134,15 @@ impl Stack {
 
     /// As `start`, with more settings for the service (`VOICEPORTAL__...`).
     pub async fn start_with(extra_env: &[(&str, &str)]) -> Option<Stack> {
+        Stack::start_configured(HashCost::fast_for_tests(), extra_env).await
+    }
+
+    /// [`Stack::start`] with PINs hashed at `hash` (the service and the store).
+    pub async fn start_with_hash(hash: HashCost) -> Option<Stack> {
+        Stack::start_configured(hash, &[]).await
+    }
+
+    async fn start_configured(hash: HashCost, extra_env: &[(&str, &str)]) -> Option<Stack> {
         let prefix = installation()?;
         let turn = one_at_a_time().lock().await;
         let dir = std::env::temp_dir().join(format!(
@@ -185,7 +195,7 @@ impl Stack {
         let mut config = Config::default();
         config.redis.url = redis.url.clone();
         config.security.pepper = Secret::new(PEPPER);
-        config.security.hash = HashCost::fast_for_tests();
+        config.security.hash = hash;
         let store = Store::connect(&config.redis)
             .await
             .expect("connect the test store");
