@@ -31,6 +31,11 @@ impl Asterisk {
         }
     }
 
+    /// The running Asterisk's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn ari(&self) -> Ari {
         Ari::new(&self.http, &self.ari_user, &self.ari_password)
     }

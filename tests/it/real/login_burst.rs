@@ -15,7 +15,9 @@
 //! through the hashing queue, Redis, the playback request).
 //!
 //! Once with the cheapest hash cost, once with the default cost; bursts of 10
-//! and 50 (`VP_BURSTS=10,50` to change).
+//! and 50 (`VP_BURSTS=10,50` to change). Each burst also reports the CPU time
+//! (`/proc/<pid>/stat`) that voiceportal and the PBX Asterisk spent per call,
+//! from the dial to the hang-up.
 
 use std::time::Duration;
 
@@ -61,14 +63,45 @@ async fn login_bursts_measured_from_asterisk() {
                 .unwrap();
         }
         for &n in &bursts {
+            let before = (cpu_ms(stack.service_pid()), cpu_ms(stack.pbx.pid()));
             let latencies = burst(&stack, n).await;
+            // Let both finish the hang-ups before reading their clocks.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let after = (cpu_ms(stack.service_pid()), cpu_ms(stack.pbx.pid()));
+            let per_call = |a: f64, b: f64| (a - b) / n as f64;
             println!(
                 "hash {label} {cost:?}, burst {n}: # -> next prompt p50/p95/max {} ms \
-                 (PBX Asterisk's event stamps)",
-                summary(&latencies)
+                 (PBX Asterisk's event stamps); CPU per call: voiceportal {:.1} ms, \
+                 PBX Asterisk {:.1} ms",
+                summary(&latencies),
+                per_call(after.0, before.0),
+                per_call(after.1, before.1),
             );
         }
     }
+}
+
+/// User + system CPU time of process `pid` so far, ms (0 when unknown).
+fn cpu_ms(pid: Option<u32>) -> f64 {
+    let Some(stat) = pid.and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+    else {
+        return 0.0;
+    };
+    // The fields after the command name (which may hold spaces), in `)`.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are the 14th and 15th fields, 12th and 13th after `)`.
+    // SAFETY: sysconf only reads a system constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    (ticks(11) + ticks(12)) * 1000.0 / hz
 }
 
 fn number(n: usize) -> MailboxId {

@@ -299,6 +299,15 @@ impl Stack {
         }
     }
 
+    /// The running voiceportal's process id.
+    pub fn service_pid(&self) -> Option<u32> {
+        self.service
+            .lock()
+            .expect("service")
+            .as_ref()
+            .map(Child::id)
+    }
+
     /// Kills voiceportal as a crash would (SIGKILL).
     pub fn kill_service(&self) {
         let child = self.service.lock().expect("service").take();
