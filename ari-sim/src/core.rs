@@ -11,6 +11,7 @@ use crate::config::SimConfig;
 use crate::json::Obj;
 use crate::mailboxes::Mailboxes;
 use crate::media::Playback;
+use crate::reaction::Reactions;
 use crate::recording::LiveRecording;
 use crate::stored::Stored;
 use crate::ws::Apps;
@@ -45,6 +46,8 @@ pub(crate) struct Core {
     pub(crate) originate_tx: watch::Sender<u64>,
     /// Becomes true when the last `Simulator` handle is dropped.
     pub(crate) shutdown_tx: watch::Sender<bool>,
+    /// Reaction times of the app (event -> its next command on the channel).
+    pub(crate) reactions: Reactions,
 }
 
 /// The registries.
@@ -82,6 +85,7 @@ impl Core {
             conn_tx: watch::Sender::new(0),
             originate_tx: watch::Sender::new(0),
             shutdown_tx: watch::Sender::new(false),
+            reactions: Reactions::default(),
         }
     }
 
