@@ -161,39 +161,35 @@ impl Event {
     /// Parses one websocket text frame.
     ///
     /// Every call event goes through here, so the common case is one pass over
-    /// the text straight into the typed event; the generic JSON tree is built only
-    /// to explain (or rescue) an event that does not fit.
+    /// the text straight into the typed event; the type alone is read, and the
+    /// generic JSON tree built, only for an event that does not fit.
     pub fn parse(text: &str) -> Result<Event, EventError> {
+        let error = match serde_json::from_str::<Event>(text) {
+            Ok(event) => return Ok(event),
+            Err(e) => e,
+        };
         let kind = match serde_json::from_str::<Kind>(text) {
-            Ok(Kind { kind: Some(kind) }) => kind,
+            Ok(Kind { kind: Some(kind) }) => kind.into_owned(),
             Ok(Kind { kind: None }) => {
                 return Err(EventError::NotAnEvent("no `type` field".into()));
             }
             Err(e) => return Err(EventError::NotAnEvent(e.to_string())),
         };
-        if !KNOWN.contains(&kind.as_ref()) {
-            return Ok(Event::Unknown {
-                kind: kind.into_owned(),
-            });
+        if !KNOWN.contains(&kind.as_str()) {
+            return Ok(Event::Unknown { kind });
         }
-        match serde_json::from_str(text) {
-            Ok(event) => Ok(event),
-            Err(e) => {
-                let kind = kind.into_owned();
-                let reason = e.to_string();
-                // A caller is behind every StasisStart: serve it as long as we
-                // know which channel it is, rather than leave them in silence.
-                if kind == "StasisStart"
-                    && let Ok(value) = serde_json::from_str::<serde_json::Value>(text)
-                    && let Some(event) = lenient_stasis_start(&value)
-                {
-                    tracing::warn!(error = %reason, raw = %clip(text),
-                        "malformed StasisStart; serving its channel anyway");
-                    return Ok(event);
-                }
-                Err(EventError::Malformed { kind, reason })
-            }
+        let reason = error.to_string();
+        // A caller is behind every StasisStart: serve it as long as we know which
+        // channel it is, rather than leave them in silence.
+        if kind == "StasisStart"
+            && let Ok(value) = serde_json::from_str::<serde_json::Value>(text)
+            && let Some(event) = lenient_stasis_start(&value)
+        {
+            tracing::warn!(error = %reason, raw = %clip(text),
+                "malformed StasisStart; serving its channel anyway");
+            return Ok(event);
         }
+        Err(EventError::Malformed { kind, reason })
     }
 
     /// The event's `type`, for logs.

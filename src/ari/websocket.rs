@@ -92,7 +92,7 @@ fn events_url(config: &AriConfig) -> String {
 /// reads that find nothing yet), 128 KiB by default: that was 40% of the
 /// service's instructions per call. An ARI event is 1 to 3 KiB; a larger one
 /// simply takes more than one read.
-const READ_BUFFER_BYTES: usize = 8 * 1024;
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
