@@ -438,7 +438,7 @@ async fn bench(settings: Settings) {
          most calls in progress at once; reaction = simulator's event -> the service's next \
          command on that channel (ms, n samples); CPU/call = service utime+stime over the \
          round / completed calls (includes its idle work), split into user + system ms; \
-         req/call = ARI requests per completed call; RSS/call = (VmHWM during the round - VmRSS \
+         req/call, ev/call = ARI requests and events per completed call; RSS/call = (VmHWM during the round - VmRSS \
          before) / most calls at once; lost = a step not reached within {} s; stuck = calls \
          still active in the service {} s after their callers left; load = /proc/loadavg \
          (1 min) at the start and end of the round.",
@@ -547,6 +547,7 @@ struct Round {
     reactions: Vec<Duration>,
     cpu: Cpu,
     requests: usize,
+    events: u64,
     rss_before_kib: Option<u64>,
     peak_kib: Option<u64>,
     load: (String, String),
@@ -569,6 +570,7 @@ async fn run_round(
     let peak_reset = service.reset_peak();
     let cpu_before = service.cpu();
     let requests_before = sim.request_log().len();
+    let events_before = sim.events_sent();
     let in_progress = Arc::new(AtomicUsize::new(0));
     let most = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
@@ -602,6 +604,7 @@ async fn run_round(
     let stuck = service.active_calls().await;
     let cpu = service.cpu().since(cpu_before);
     let requests = sim.request_log().len().saturating_sub(requests_before);
+    let events = sim.events_sent().saturating_sub(events_before);
     let peak_kib = service.status_kib("VmHWM").filter(|_| peak_reset);
     Round {
         started: calls,
@@ -613,6 +616,7 @@ async fn run_round(
         reactions: sim.take_reaction_times(),
         cpu,
         requests,
+        events,
         rss_before_kib,
         peak_kib,
         load: (load_start, loadavg()),
@@ -738,7 +742,7 @@ fn mib(kib: Option<u64>) -> String {
 
 fn print_header() {
     println!(
-        "\n{:<12} {:>6} {:>6} {:>5} {:>5} {:>7} {:>5} | {:>7} {:>7} {:>7} {:>6} | {:>8} {:>11} {:>8} | {:>8} {:>9} | {:>9}",
+        "\n{:<12} {:>6} {:>6} {:>5} {:>5} {:>7} {:>5} | {:>7} {:>7} {:>7} {:>6} | {:>8} {:>11} {:>8} {:>7} | {:>8} {:>9} | {:>9}",
         "round",
         "calls",
         "done",
@@ -753,6 +757,7 @@ fn print_header() {
         "CPU/call",
         "user+sys",
         "req/call",
+        "ev/call",
         "peak MiB",
         "RSS/call",
         "load"
@@ -771,7 +776,7 @@ fn print_row(name: &str, round: &Round) {
         _ => "n/a".into(),
     };
     println!(
-        "{:<12} {:>6} {:>6} {:>5} {:>5} {:>7.1} {:>5} | {:>7} {:>7} {:>7} {:>6} | {:>5} ms {:>5}+{:<5} {:>8.1} | {:>8} {:>9} | {:>4}->{:<4}",
+        "{:<12} {:>6} {:>6} {:>5} {:>5} {:>7.1} {:>5} | {:>7} {:>7} {:>7} {:>6} | {:>5} ms {:>5}+{:<5} {:>8.1} {:>7.1} | {:>8} {:>9} | {:>4}->{:<4}",
         name,
         round.started,
         round.completed,
@@ -787,6 +792,7 @@ fn print_row(name: &str, round: &Round) {
         ms(per_call(round.cpu.user)),
         ms(per_call(round.cpu.system)),
         round.requests as f64 / round.completed.max(1) as f64,
+        round.events as f64 / round.completed.max(1) as f64,
         mib(round.peak_kib),
         rss_per_call,
         round.load.0,

@@ -16,6 +16,7 @@ use crate::recording::LiveRecording;
 use crate::stored::Stored;
 use crate::ws::Apps;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
 
@@ -48,6 +49,8 @@ pub(crate) struct Core {
     pub(crate) shutdown_tx: watch::Sender<bool>,
     /// Reaction times of the app (event -> its next command on the channel).
     pub(crate) reactions: Reactions,
+    /// Events sent to an app socket so far.
+    pub(crate) events_sent: AtomicU64,
 }
 
 /// The registries.
@@ -86,6 +89,7 @@ impl Core {
             originate_tx: watch::Sender::new(0),
             shutdown_tx: watch::Sender::new(false),
             reactions: Reactions::default(),
+            events_sent: AtomicU64::new(0),
         }
     }
 
@@ -100,6 +104,7 @@ impl Core {
     /// Sends an event to the socket that currently owns `app`; with no owner
     /// the event is lost, as with a real Asterisk whose app is deactivated.
     pub(crate) fn emit(&self, app: &str, event: String) {
+        self.events_sent.fetch_add(1, Ordering::Relaxed);
         let st = self.lock();
         st.apps.send(app, event);
     }

@@ -265,6 +265,14 @@ impl Simulator {
         self.core().reactions.take()
     }
 
+    /// How many events the simulator has emitted to the app so far (those lost
+    /// for want of a connected socket included).
+    pub fn events_sent(&self) -> u64 {
+        self.core()
+            .events_sent
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Every HTTP request answered so far.
     pub fn request_log(&self) -> Vec<LoggedRequest> {
         self.core().lock().log.clone()
