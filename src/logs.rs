@@ -10,7 +10,7 @@
 
 use tracing::{Level, Metadata};
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::filter::{FilterExt, filter_fn};
+use tracing_subscriber::filter::{FilterExt, LevelFilter, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, fmt};
@@ -55,7 +55,13 @@ fn operator_filter(config: &LogConfig) -> EnvFilter {
 
 /// Installs the global subscriber (stdout, text or JSON). Call once, first.
 pub fn init(config: &LogConfig) {
-    let filter = operator_filter(config).and(filter_fn(is_safe));
+    // `is_safe` lets any level through for our own targets: it says so with its
+    // hint, so the combined filter keeps the operator's most verbose level as its
+    // hint. Without one, `log` and `tracing` would stay at `trace` globally and
+    // every protocol library's trace line (several per websocket frame and HTTP
+    // request) would reach this filter before being dropped.
+    let safe = filter_fn(is_safe).with_max_level_hint(LevelFilter::TRACE);
+    let filter = operator_filter(config).and(safe);
     let layer = match config.format {
         LogFormat::Json => fmt::layer().json().boxed(),
         LogFormat::Text => fmt::layer().boxed(),

@@ -63,7 +63,11 @@ fn serve(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async {
+    // The service runs as a task, on the runtime's workers: run directly by
+    // `block_on` it would live on the main thread, and every event passing
+    // through the call router would wake another thread (a futex call and a
+    // context switch each time, the largest CPU cost of a call).
+    let service = runtime.spawn(async {
         let app = match App::build(config).await {
             Ok(app) => app,
             Err(e) => {
@@ -73,7 +77,14 @@ fn serve(config: Config) -> ExitCode {
         };
         app.run(shutdown_signal()).await;
         ExitCode::SUCCESS
-    })
+    });
+    match runtime.block_on(service) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("voiceportal: the service task failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM (systemd, docker stop).

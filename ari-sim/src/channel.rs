@@ -16,6 +16,7 @@ use crate::core::Core;
 use crate::http::ApiError;
 use crate::json::quote;
 use crate::media::Playback;
+use crate::reaction::Pending;
 use crate::recording::LiveRecording;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -126,6 +127,8 @@ pub(crate) struct Channel {
     inner: Mutex<ChanInner>,
     /// Bumped on every change a `Caller` may wait for.
     pub(crate) watch: watch::Sender<u64>,
+    /// The last event about this channel not yet followed by a command.
+    pub(crate) reaction: Pending,
     cmd_tx: mpsc::UnboundedSender<Command>,
 }
 
@@ -145,6 +148,7 @@ impl Channel {
             wake: Notify::new(),
             inner: Mutex::new(inner),
             watch: watch::Sender::new(0),
+            reaction: Pending::default(),
             cmd_tx,
         });
         (chan, rx)
@@ -213,6 +217,7 @@ impl Channel {
     ) {
         let mut post: Vec<(&str, String)> = post.to_vec();
         post.push(("channel", self.snapshot_json()));
+        self.reaction.event_sent();
         core.send_event(&self.app, kind, pre, &post);
     }
 
@@ -242,6 +247,7 @@ impl Channel {
         let mut value: serde_json::Value =
             serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
         edit(&mut value);
+        self.reaction.event_sent();
         core.emit(&self.app, value.to_string());
     }
 }

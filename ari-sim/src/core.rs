@@ -11,10 +11,12 @@ use crate::config::SimConfig;
 use crate::json::Obj;
 use crate::mailboxes::Mailboxes;
 use crate::media::Playback;
+use crate::reaction::Reactions;
 use crate::recording::LiveRecording;
 use crate::stored::Stored;
 use crate::ws::Apps;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
 
@@ -45,6 +47,10 @@ pub(crate) struct Core {
     pub(crate) originate_tx: watch::Sender<u64>,
     /// Becomes true when the last `Simulator` handle is dropped.
     pub(crate) shutdown_tx: watch::Sender<bool>,
+    /// Reaction times of the app (event -> its next command on the channel).
+    pub(crate) reactions: Reactions,
+    /// Events sent to an app socket so far.
+    pub(crate) events_sent: AtomicU64,
 }
 
 /// The registries.
@@ -82,6 +88,8 @@ impl Core {
             conn_tx: watch::Sender::new(0),
             originate_tx: watch::Sender::new(0),
             shutdown_tx: watch::Sender::new(false),
+            reactions: Reactions::default(),
+            events_sent: AtomicU64::new(0),
         }
     }
 
@@ -96,6 +104,7 @@ impl Core {
     /// Sends an event to the socket that currently owns `app`; with no owner
     /// the event is lost, as with a real Asterisk whose app is deactivated.
     pub(crate) fn emit(&self, app: &str, event: String) {
+        self.events_sent.fetch_add(1, Ordering::Relaxed);
         let st = self.lock();
         st.apps.send(app, event);
     }

@@ -45,6 +45,7 @@ mod json;
 mod mailboxes;
 mod media;
 mod originate;
+mod reaction;
 mod recording;
 mod sim;
 mod stored;

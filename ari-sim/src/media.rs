@@ -135,6 +135,9 @@ impl Playback {
     }
 
     fn emit(&self, core: &Core, kind: &str) {
+        if let Some(chan) = self.chan.upgrade() {
+            chan.reaction.event_sent();
+        }
         core.send_event(&self.app, kind, &[], &[("playback", self.json())]);
     }
 

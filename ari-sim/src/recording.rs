@@ -155,7 +155,15 @@ impl LiveRecording {
         obj.finish()
     }
 
+    /// The channel being recorded, while it exists.
+    pub(crate) fn channel(&self) -> Option<Arc<Channel>> {
+        self.chan.upgrade()
+    }
+
     fn emit(&self, core: &Core, kind: &str) {
+        if let Some(chan) = self.chan.upgrade() {
+            chan.reaction.event_sent();
+        }
         core.send_event(&self.app, kind, &[], &[("recording", self.json())]);
     }
 }

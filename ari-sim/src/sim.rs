@@ -257,6 +257,22 @@ impl Simulator {
         ids
     }
 
+    /// The app's reaction times since the last call, in arrival order: for each
+    /// REST command on a channel (or its playback or recording) that followed an
+    /// event about that channel, the real time from sending the event to
+    /// receiving the command. Later commands without a new event are not counted.
+    pub fn take_reaction_times(&self) -> Vec<Duration> {
+        self.core().reactions.take()
+    }
+
+    /// How many events the simulator has emitted to the app so far (those lost
+    /// for want of a connected socket included).
+    pub fn events_sent(&self) -> u64 {
+        self.core()
+            .events_sent
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Every HTTP request answered so far.
     pub fn request_log(&self) -> Vec<LoggedRequest> {
         self.core().lock().log.clone()

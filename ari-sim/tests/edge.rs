@@ -1086,3 +1086,44 @@ async fn a_declined_originate_is_destroyed_and_bad_ones_are_refused() {
     assert_eq!(gone.status, 404);
     assert!(!types(&log).contains(&"StasisStart".to_string()));
 }
+
+#[tokio::test]
+async fn reaction_times_pair_an_event_with_the_next_command_on_its_channel() {
+    let (sim, log, _sock, http) = setup().await;
+    let caller = sim.dial(Dial::portal("1001")).await;
+    let id = caller.channel_id();
+    assert!(log.wait_type("StasisStart", 0, T).await.is_some());
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    // The first command after StasisStart is one sample, at least the wait long.
+    assert_eq!(http.call("GET", "/ari/asterisk/info").await.status, 200);
+    assert_eq!(
+        http.call("GET", &format!("/ari/channels/{id}"))
+            .await
+            .status,
+        200
+    );
+    let first = sim.take_reaction_times();
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(first[0] >= Duration::from_millis(30), "{first:?}");
+    // A second command with no new event is not a reaction.
+    http.call("GET", &format!("/ari/channels/{id}")).await;
+    assert!(sim.take_reaction_times().is_empty());
+    // A playback's events pair with a command on the playback.
+    let r = http
+        .call(
+            "POST",
+            &format!("/ari/channels/{id}/play/pb-r?media=sound:silence/10"),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    assert_eq!(sim.take_reaction_times().len(), 0);
+    let started = log.len();
+    assert!(
+        log.wait_type("PlaybackStarted", started - 1, T)
+            .await
+            .is_some()
+    );
+    assert_eq!(http.call("DELETE", "/ari/playbacks/pb-r").await.status, 204);
+    assert_eq!(sim.take_reaction_times().len(), 1);
+    caller.hangup().await;
+}

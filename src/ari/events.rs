@@ -134,6 +134,14 @@ const KNOWN: &[&str] = &[
     "ApplicationReplaced",
 ];
 
+/// Just the `type` of an event (borrowed from the text when it has no escapes);
+/// every other field is skipped unread.
+#[derive(Deserialize)]
+struct Kind<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<std::borrow::Cow<'a, str>>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
     #[error("event is not a JSON object with a string `type`: {0}")]
@@ -151,33 +159,37 @@ impl EventError {
 
 impl Event {
     /// Parses one websocket text frame.
+    ///
+    /// Every call event goes through here, so the common case is one pass over
+    /// the text straight into the typed event; the type alone is read, and the
+    /// generic JSON tree built, only for an event that does not fit.
     pub fn parse(text: &str) -> Result<Event, EventError> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| EventError::NotAnEvent(e.to_string()))?;
-        let kind = value
-            .get("type")
-            .and_then(|t| t.as_str())
-            .ok_or_else(|| EventError::NotAnEvent("no `type` field".into()))?
-            .to_owned();
+        let error = match serde_json::from_str::<Event>(text) {
+            Ok(event) => return Ok(event),
+            Err(e) => e,
+        };
+        let kind = match serde_json::from_str::<Kind>(text) {
+            Ok(Kind { kind: Some(kind) }) => kind.into_owned(),
+            Ok(Kind { kind: None }) => {
+                return Err(EventError::NotAnEvent("no `type` field".into()));
+            }
+            Err(e) => return Err(EventError::NotAnEvent(e.to_string())),
+        };
         if !KNOWN.contains(&kind.as_str()) {
             return Ok(Event::Unknown { kind });
         }
-        match serde_json::from_value(value.clone()) {
-            Ok(event) => Ok(event),
-            Err(e) => {
-                let reason = e.to_string();
-                // A caller is behind every StasisStart: serve it as long as we
-                // know which channel it is, rather than leave them in silence.
-                if kind == "StasisStart"
-                    && let Some(event) = lenient_stasis_start(&value)
-                {
-                    tracing::warn!(error = %reason, raw = %clip(text),
-                        "malformed StasisStart; serving its channel anyway");
-                    return Ok(event);
-                }
-                Err(EventError::Malformed { kind, reason })
-            }
+        let reason = error.to_string();
+        // A caller is behind every StasisStart: serve it as long as we know which
+        // channel it is, rather than leave them in silence.
+        if kind == "StasisStart"
+            && let Ok(value) = serde_json::from_str::<serde_json::Value>(text)
+            && let Some(event) = lenient_stasis_start(&value)
+        {
+            tracing::warn!(error = %reason, raw = %clip(text),
+                "malformed StasisStart; serving its channel anyway");
+            return Ok(event);
         }
+        Err(EventError::Malformed { kind, reason })
     }
 
     /// The event's `type`, for logs.

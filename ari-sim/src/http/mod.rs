@@ -283,6 +283,7 @@ async fn gate(State(core): State<Arc<Core>>, req: Request, next: Next) -> Respon
         .map(|p| p.as_str().to_string())
         .unwrap_or_default();
     let resp = if authorized(&core, req.uri().query(), req.headers()) {
+        core.reactions.request(&core.lock(), &path);
         next.run(req).await
     } else {
         let mut resp = ApiError::new(401, "Authentication required").into_response();
