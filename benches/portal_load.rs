@@ -324,11 +324,9 @@ async fn bench(settings: Settings) {
     })
     .await
     .expect("start the ARI simulator");
-    let store = Store::connect(&RedisConfig {
-        url: redis.url.clone(),
-    })
-    .await
-    .expect("connect to Redis");
+    let store = Store::connect(&RedisConfig::single(redis.url.clone()))
+        .await
+        .expect("connect to Redis");
     let biggest = settings
         .concurrent
         .iter()
@@ -480,6 +478,7 @@ async fn provision(sim: &Simulator, store: &Store, count: usize) {
                     caller_name: "Bench".into(),
                     received,
                     duration_secs: MESSAGE_SECS as u32,
+                    recorded_on: String::new(),
                 };
                 sim.put_stored_recording(&message.recording(), MESSAGE_SECS);
                 store
