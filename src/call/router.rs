@@ -7,6 +7,7 @@
 //! good: an unowned channel hears an apology and is hung up, never left in silence,
 //! and a task whose channel is gone is told so.
 
+use futures_util::FutureExt;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -124,6 +125,12 @@ impl<H: CallHandler> Router<H> {
             }
             tokio::select! {
                 item = items.recv() => match item {
+                    // Losing the lease closes the websocket, which ends the
+                    // items: that is a loss, not a stop, whichever this select
+                    // saw first.
+                    None if lost.as_mut().now_or_never().is_some() => {
+                        return self.give_up().await;
+                    }
                     None => break,
                     Some(StreamItem::Connected { reconnect }) => {
                         info!(reconnect, "reconciling calls with Asterisk");
@@ -140,18 +147,7 @@ impl<H: CallHandler> Router<H> {
                     self.draining = true;
                     drain.as_mut().reset(Instant::now() + self.timing.shutdown_grace);
                 }
-                () = &mut lost => {
-                    warn!(calls = self.calls.len(), "no longer the owner of the application; apologising to the calls in progress");
-                    for live in self.calls.values() {
-                        let _ = live.inbox.send(CallInput::Lost);
-                    }
-                    let apologies = self
-                        .calls
-                        .keys()
-                        .map(|id| apologise_blind(&self.client, id, &self.apology));
-                    futures_util::future::join_all(apologies).await;
-                    return Ended::Lost;
-                }
+                () = &mut lost => return self.give_up().await,
                 () = &mut drain => {
                     warn!(calls = self.calls.len(), "calls still in progress at the end of the grace period; apologising");
                     // Awaited here, not spawned: the process exits right after.
@@ -166,6 +162,24 @@ impl<H: CallHandler> Router<H> {
         }
         debug!(calls = self.calls.len(), "router stopped");
         Ended::Stopped
+    }
+
+    /// This instance no longer owns the application: every call task is told
+    /// its call is lost, and every caller hears the apology and is hung up.
+    async fn give_up(&mut self) -> Ended {
+        warn!(
+            calls = self.calls.len(),
+            "no longer the owner of the application; apologising to the calls in progress"
+        );
+        for live in self.calls.values() {
+            let _ = live.inbox.send(CallInput::Lost);
+        }
+        let apologies = self
+            .calls
+            .keys()
+            .map(|id| apologise_blind(&self.client, id, &self.apology));
+        futures_util::future::join_all(apologies).await;
+        Ended::Lost
     }
 
     fn dispatch(&mut self, event: Event) {

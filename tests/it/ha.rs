@@ -478,6 +478,12 @@ async fn loses_redis(stall: bool) {
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(pair.connections(), 2);
     assert_eq!(pair.holder().await.as_deref(), Some("b"));
+    // A stands by: it did not take its loss of the lease for a stop and exit.
+    assert!(
+        std::net::TcpStream::connect(a.web.trim_start_matches("http://")).is_ok(),
+        "A stopped instead of standing by; its log:\n{}",
+        a.log()
+    );
     assert_eq!(a.readyz().await.1, "standby");
     let next = pair.sim.dial(Dial::portal("1001")).await;
     next.expect_sound("voiceportal/enter-mailbox", WAIT).await;
