@@ -163,6 +163,8 @@ fn raise_fd_limit() {
 struct Service {
     child: Child,
     metrics_url: String,
+    /// The Redis the service uses, to count the commands it sends.
+    redis_url: String,
     http: reqwest::Client,
 }
 
@@ -251,8 +253,24 @@ impl Service {
         Service {
             child,
             metrics_url: format!("http://{web}/metrics"),
+            redis_url: redis_url.to_owned(),
             http: reqwest::Client::new(),
         }
+    }
+
+    /// Commands Redis has processed so far (INFO `total_commands_processed`):
+    /// during a round the service is its only client, this question aside.
+    fn redis_commands(&self) -> u64 {
+        ::redis::Client::open(self.redis_url.as_str())
+            .and_then(|client| client.get_connection())
+            .and_then(|mut conn| ::redis::cmd("INFO").arg("stats").query::<String>(&mut conn))
+            .ok()
+            .and_then(|info| {
+                info.lines()
+                    .find_map(|l| l.strip_prefix("total_commands_processed:"))
+                    .and_then(|n| n.trim().parse().ok())
+            })
+            .unwrap_or(0)
     }
 
     fn pid(&self) -> u32 {
@@ -436,7 +454,8 @@ async fn bench(settings: Settings) {
          most calls in progress at once; reaction = simulator's event -> the service's next \
          command on that channel (ms, n samples); CPU/call = service utime+stime over the \
          round / completed calls (includes its idle work), split into user + system ms; \
-         req/call, ev/call = ARI requests and events per completed call; RSS/call = (VmHWM during the round - VmRSS \
+         req/call, ev/call = ARI requests and events per completed call; redis/call = commands \
+         Redis processed per completed call (its INFO total_commands_processed); RSS/call = (VmHWM during the round - VmRSS \
          before) / most calls at once; lost = a step not reached within {} s; stuck = calls \
          still active in the service {} s after their callers left; load = /proc/loadavg \
          (1 min) at the start and end of the round.",
@@ -547,6 +566,7 @@ struct Round {
     cpu: Cpu,
     requests: usize,
     events: u64,
+    redis_commands: u64,
     rss_before_kib: Option<u64>,
     peak_kib: Option<u64>,
     load: (String, String),
@@ -570,6 +590,7 @@ async fn run_round(
     let cpu_before = service.cpu();
     let requests_before = sim.request_log().len();
     let events_before = sim.events_sent();
+    let redis_before = service.redis_commands();
     let in_progress = Arc::new(AtomicUsize::new(0));
     let most = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
@@ -604,6 +625,7 @@ async fn run_round(
     let cpu = service.cpu().since(cpu_before);
     let requests = sim.request_log().len().saturating_sub(requests_before);
     let events = sim.events_sent().saturating_sub(events_before);
+    let redis_commands = service.redis_commands().saturating_sub(redis_before);
     let peak_kib = service.status_kib("VmHWM").filter(|_| peak_reset);
     Round {
         started: calls,
@@ -616,6 +638,7 @@ async fn run_round(
         cpu,
         requests,
         events,
+        redis_commands,
         rss_before_kib,
         peak_kib,
         load: (load_start, loadavg()),
@@ -741,7 +764,7 @@ fn mib(kib: Option<u64>) -> String {
 
 fn print_header() {
     println!(
-        "\n{:<12} {:>6} {:>6} {:>5} {:>5} {:>7} {:>5} | {:>7} {:>7} {:>7} {:>6} | {:>8} {:>11} {:>8} {:>7} | {:>8} {:>9} | {:>9}",
+        "\n{:<12} {:>6} {:>6} {:>5} {:>5} {:>7} {:>5} | {:>7} {:>7} {:>7} {:>6} | {:>8} {:>11} {:>8} {:>7} {:>10} | {:>8} {:>9} | {:>9}",
         "round",
         "calls",
         "done",
@@ -757,6 +780,7 @@ fn print_header() {
         "user+sys",
         "req/call",
         "ev/call",
+        "redis/call",
         "peak MiB",
         "RSS/call",
         "load"
@@ -775,7 +799,7 @@ fn print_row(name: &str, round: &Round) {
         _ => "n/a".into(),
     };
     println!(
-        "{:<12} {:>6} {:>6} {:>5} {:>5} {:>7.1} {:>5} | {:>7} {:>7} {:>7} {:>6} | {:>5} ms {:>5}+{:<5} {:>8.1} {:>7.1} | {:>8} {:>9} | {:>4}->{:<4}",
+        "{:<12} {:>6} {:>6} {:>5} {:>5} {:>7.1} {:>5} | {:>7} {:>7} {:>7} {:>6} | {:>5} ms {:>5}+{:<5} {:>8.1} {:>7.1} {:>10.1} | {:>8} {:>9} | {:>4}->{:<4}",
         name,
         round.started,
         round.completed,
@@ -792,6 +816,7 @@ fn print_row(name: &str, round: &Round) {
         ms(per_call(round.cpu.system)),
         round.requests as f64 / round.completed.max(1) as f64,
         round.events as f64 / round.completed.max(1) as f64,
+        round.redis_commands as f64 / round.completed.max(1) as f64,
         mib(round.peak_kib),
         rss_per_call,
         round.load.0,
