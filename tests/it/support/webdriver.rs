@@ -235,6 +235,18 @@ impl Browser {
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body)
+            .await
+            .unwrap_or_else(|e| panic!("WebDriver {path}: {e}"))
+    }
+
+    /// One WebDriver command; its error as text (status and answer).
+    async fn try_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
         let url = format!(
             "http://127.0.0.1:{}/session/{}{path}",
             self.port, self.session
@@ -246,8 +258,11 @@ impl Browser {
         let response = request.send().await.expect("chromedriver answers");
         let status = response.status();
         let value: Value = response.json().await.expect("a JSON answer");
-        assert!(status.is_success(), "WebDriver {path}: {status} {value}");
-        value["value"].clone()
+        if status.is_success() {
+            Ok(value["value"].clone())
+        } else {
+            Err(format!("{status} {value}"))
+        }
     }
 
     pub async fn goto(&self, url: &str) {
@@ -263,14 +278,24 @@ impl Browser {
             .to_owned()
     }
 
-    /// The visible text of the page.
+    /// The visible text of the page. A page still being replaced (a form just
+    /// submitted, on a loaded machine) can make the body found a moment ago
+    /// stale: it is then found again.
     pub async fn text(&self) -> String {
-        let body = self.find("body").await;
-        self.call(reqwest::Method::GET, &format!("/element/{body}/text"), None)
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        for _ in 0..20 {
+            let body = self.find("body").await;
+            match self
+                .try_call(reqwest::Method::GET, &format!("/element/{body}/text"), None)
+                .await
+            {
+                Ok(text) => return text.as_str().unwrap_or_default().to_owned(),
+                Err(e) if e.contains("stale element reference") => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("WebDriver: the page's text: {e}"),
+            }
+        }
+        panic!("WebDriver: the page kept changing while its text was read")
     }
 
     /// The first element matching a CSS selector.
