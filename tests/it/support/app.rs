@@ -101,8 +101,12 @@ pub async fn spawn_app_on_redis(
     config.redis = redis.clone();
     tweak(&mut config);
     // The test's own view of Redis is direct, even when the service goes
-    // through a proxy (see `spawn_app_behind_proxy`).
-    let store = Store::connect(&redis)
+    // through a proxy (see `spawn_app_behind_proxy`), and it does not wait
+    // for replicas: it checks what the service wrote, and a check must not
+    // fail because a replica is still catching up after a failover.
+    let mut direct = redis.clone();
+    direct.wait_replicas = 0;
+    let store = Store::connect(&direct)
         .await
         .expect("connect the test store");
     let mut app = TestApp {
