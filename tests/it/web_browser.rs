@@ -46,11 +46,7 @@ async fn sign_in_admin(browser: &Browser, app: &TestApp) {
     browser.type_into("input[name=name]", "alice").await;
     browser.type_into("input[name=password]", PASSWORD).await;
     browser.click("form[action='/admin/sign-in'] button").await;
-    assert!(
-        browser.url().await.ends_with("/admin"),
-        "{}",
-        browser.text().await
-    );
+    assert!(browser.wait_url("/admin").await, "{}", browser.text().await);
 }
 
 /// Waits until the simulated Asterisk shows `expected` (old, new) for the lamp.
@@ -142,11 +138,7 @@ async fn owner_signs_in_plays_and_sets_a_pin(lang: &str) {
     browser
         .click("form[action='/my/sign-in/code'] button")
         .await;
-    assert!(
-        browser.url().await.ends_with("/my"),
-        "{}",
-        browser.text().await
-    );
+    assert!(browser.wait_url("/my").await, "{}", browser.text().await);
     let page = browser.text().await;
     assert!(
         page.contains(pick(

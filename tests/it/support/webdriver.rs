@@ -278,6 +278,22 @@ impl Browser {
             .to_owned()
     }
 
+    /// Waits (up to 10 s) until the page's address ends with `suffix`, as after
+    /// a form is submitted: on a loaded machine the next page may not be there
+    /// yet when the click returns. Returns whether it came.
+    pub async fn wait_url(&self, suffix: &str) -> bool {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if self.url().await.ends_with(suffix) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// The visible text of the page. A page still being replaced (a form just
     /// submitted, on a loaded machine) can make the body found a moment ago
     /// stale: it is then found again.
